@@ -1,0 +1,61 @@
+/**
+ * The admin HTTP server: /metrics, /healthz, /readyz. Separate port and bind address from the
+ * Thrift port.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RouterMetrics } from './metrics';
+
+export interface AdminState {
+  /** True while the Thrift port accepts connections (false while draining). */
+  accepting(): boolean;
+  /** Why the router is not ready, or null when it is. */
+  notReadyReason(): string | null;
+  /** Refreshes gauges that are read on demand (pool sizes). */
+  refreshGauges(): void;
+}
+
+export function startAdminServer(host: string, port: number, metrics: RouterMetrics, state: AdminState, log: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    handle(req, res, metrics, state).catch((err: Error) => {
+      log.error({ err: err.message, path: req.url }, 'admin request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${err.message}\n`);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on admin ${host}:${port}: ${err.message}`)));
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, metrics: RouterMetrics, state: AdminState): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET' });
+    res.end('method not allowed\n');
+    return;
+  }
+  switch (path) {
+    case '/metrics': {
+      state.refreshGauges();
+      const body = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(body);
+      return;
+    }
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    case '/readyz': {
+      const reason = state.accepting() ? state.notReadyReason() : 'draining: not accepting new connections';
+      res.writeHead(reason === null ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(reason === null ? 'ready\n' : `not ready: ${reason}\n`);
+      return;
+    }
+    default:
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found; try /metrics, /healthz, /readyz\n');
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The router's Prometheus metrics, one registry. Label values come from the method catalog and the
+ * config, never from unbounded client input (unknown method names are capped).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const MAX_UNKNOWN_METHOD_LABELS = 100;
+
+export class RouterMetrics {
+  readonly registry = new Registry();
+
+  readonly calls = new Counter({
+    name: 'hms_router_calls_total',
+    help: 'Calls answered, by method, method kind, metastore, backend role and outcome (ok, error, router_error, throttled).',
+    labelNames: ['method', 'kind', 'metastore', 'role', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly callDuration = new Histogram({
+    name: 'hms_router_call_duration_seconds',
+    help: 'Time from a complete request to the reply handed to the client socket, by method kind, metastore and role.',
+    labelNames: ['kind', 'metastore', 'role'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly unknownMethods = new Counter({
+    name: 'hms_router_unknown_method_calls_total',
+    help: 'Calls of methods the catalog does not know, passed through to the default primary.',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+
+  readonly clientConnections = new Gauge({
+    name: 'hms_router_client_connections',
+    help: 'Open client connections.',
+    registers: [this.registry],
+  });
+
+  readonly clientConnectionsTotal = new Counter({
+    name: 'hms_router_client_connections_total',
+    help: 'Client connections accepted, by transport detected.',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly protocolErrors = new Counter({
+    name: 'hms_router_protocol_errors_total',
+    help: 'Client connections closed for a malformed or oversized message, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly backendErrors = new Counter({
+    name: 'hms_router_backend_errors_total',
+    help: 'Failed backend calls, by metastore, endpoint and error code.',
+    labelNames: ['metastore', 'endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly backendRetries = new Counter({
+    name: 'hms_router_backend_retries_total',
+    help: 'Reads retried on a fresh connection after a pooled connection turned out to be closed.',
+    labelNames: ['metastore', 'endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly poolConnections = new Gauge({
+    name: 'hms_router_backend_pool_connections',
+    help: 'Backend pool connections by metastore, endpoint and state (borrowed, available, pending acquires).',
+    labelNames: ['metastore', 'endpoint', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly unknownSeen = new Set<string>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hms_router_process_' });
+  }
+
+  countUnknownMethod(name: string): void {
+    let label = name;
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)) label = '(invalid)';
+    else if (!this.unknownSeen.has(name)) {
+      if (this.unknownSeen.size >= MAX_UNKNOWN_METHOD_LABELS) label = '(other)';
+      else this.unknownSeen.add(name);
+    }
+    this.unknownMethods.inc({ method: label });
+  }
+}

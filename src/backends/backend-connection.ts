@@ -1,0 +1,145 @@
+/**
+ * One connection to a metastore endpoint. It carries one call at a time: write the request, read
+ * exactly one reply message, within a deadline. Owned by its pool; a connection that failed in any
+ * way is never reused.
+ */
+import { Socket, connect } from 'node:net';
+import { MessageReader, RawMessage, Transport } from '../thrift/message-reader';
+import { ProtocolError } from '../thrift/protocol';
+import { BackendError } from './backend-error';
+import type { Endpoint } from '../config/schema';
+
+export interface BackendConnectionOptions {
+  readonly transport: Transport;
+  readonly connectTimeoutMs: number;
+  readonly maxReplyBytes: number;
+}
+
+interface PendingCall {
+  resolve(reply: RawMessage): void;
+  reject(err: BackendError): void;
+  timer: NodeJS.Timeout;
+}
+
+export class BackendConnection {
+  private readonly reader: MessageReader;
+  private pending: PendingCall | null = null;
+  private failed = false;
+  /** Calls completed on this connection; a reused connection is one that served a call before. */
+  callsServed = 0;
+  readonly createdAt = Date.now();
+
+  private constructor(private readonly socket: Socket, readonly endpoint: Endpoint, private readonly options: BackendConnectionOptions) {
+    this.reader = new MessageReader({ transport: options.transport, maxMessageBytes: options.maxReplyBytes });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail('connection_closed', `connection to ${endpoint.address} failed: ${err.message}`));
+    socket.on('close', () => this.fail('connection_closed', `metastore ${endpoint.address} closed the connection`));
+  }
+
+  static connect(endpoint: Endpoint, options: BackendConnectionOptions): Promise<BackendConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: endpoint.host, port: endpoint.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new BackendError('connect_timeout', endpoint.address,
+          `metastore ${endpoint.address} did not accept a connection within ${options.connectTimeoutMs} ms; check that it is running and reachable`, false));
+      }, options.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new BackendConnection(socket, endpoint, options));
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new BackendError('connect_failed', endpoint.address,
+          `cannot connect to metastore ${endpoint.address}: ${err.code ?? err.message}; check that it is running and listening there`, false));
+      });
+    });
+  }
+
+  /** False once the connection failed, closed or was destroyed. */
+  get usable(): boolean {
+    return !this.failed && !this.socket.destroyed && this.pending === null;
+  }
+
+  /**
+   * Sends one request (the message bytes, unframed) and resolves with the reply message, or null
+   * for a oneway call once the bytes are handed to the socket.
+   */
+  call(request: Buffer, oneway: boolean, deadlineMs: number): Promise<RawMessage | null> {
+    if (!this.usable) {
+      return Promise.reject(new BackendError('connection_closed', this.endpoint.address,
+        `connection to metastore ${this.endpoint.address} is closed`, false));
+    }
+    this.write(request);
+    if (oneway) {
+      this.callsServed += 1;
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail('deadline', `metastore ${this.endpoint.address} did not answer within ${deadlineMs} ms`);
+      }, deadlineMs);
+      this.pending = { resolve, reject, timer };
+    });
+  }
+
+  private write(request: Buffer): void {
+    if (this.options.transport === 'framed') {
+      const header = Buffer.allocUnsafe(4);
+      header.writeInt32BE(request.length, 0);
+      this.socket.cork();
+      this.socket.write(header);
+      this.socket.write(request);
+      this.socket.uncork();
+    } else {
+      this.socket.write(request);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    let messages: RawMessage[];
+    try {
+      messages = this.reader.push(chunk);
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.message : String(err);
+      this.fail('malformed_reply', `metastore ${this.endpoint.address} sent a malformed reply: ${reason}`);
+      return;
+    }
+    for (const message of messages) {
+      const pending = this.pending;
+      if (pending === null) {
+        this.fail('malformed_reply', `metastore ${this.endpoint.address} sent a message nobody asked for (${message.header.name})`);
+        return;
+      }
+      this.pending = null;
+      clearTimeout(pending.timer);
+      this.callsServed += 1;
+      pending.resolve(message);
+    }
+  }
+
+  private fail(code: 'deadline' | 'connection_closed' | 'malformed_reply', message: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.socket.destroy();
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      clearTimeout(pending.timer);
+      pending.reject(new BackendError(code, this.endpoint.address, message, true));
+    }
+  }
+
+  /** Bytes of a reply received so far but not complete (a call's progress). */
+  get pendingReplyBytes(): number {
+    return this.reader.pendingBytes;
+  }
+
+  destroy(): void {
+    this.failed = true;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Warm, limited pools of connections to one metastore endpoint: one generic-pool per set_ugi
+ * identity. A client that opens a new connection per call (Presto, Trino) borrows a warm connection
+ * instead of costing the metastore a new one.
+ */
+import { createPool, Pool } from 'generic-pool';
+import { BackendConnection } from './backend-connection';
+import { BackendError } from './backend-error';
+import { Identity, identityKey } from './identity';
+import { BinaryWriter } from '../thrift/binary-writer';
+import { MessageType, TType } from '../thrift/protocol';
+import type { Endpoint, MetastoreConfig } from '../config/schema';
+import type { Logger } from 'pino';
+
+export interface PoolStats {
+  readonly identity: string;
+  readonly size: number;
+  readonly available: number;
+  readonly borrowed: number;
+  readonly pending: number;
+}
+
+interface IdentityPool {
+  readonly pool: Pool<BackendConnection>;
+  lastUsed: number;
+}
+
+export class EndpointPool {
+  private readonly pools = new Map<string, IdentityPool>();
+  private lastConnectFailure: { at: number; error: BackendError } | null = null;
+  private closed = false;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly metastore: string,
+    private readonly config: MetastoreConfig,
+    private readonly log: Logger,
+  ) {
+    // The pool for clients without set_ugi starts warm.
+    this.poolFor(null);
+  }
+
+  /**
+   * Borrows a connection for `identity`. Fails fast with 'unreachable' while the endpoint's last
+   * connect failed less than retryBackoffMs ago, so a dead metastore costs callers no wait.
+   */
+  async acquire(identity: Identity | null): Promise<BackendConnection> {
+    if (this.closed) throw new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
+    const recent = this.recentFailure();
+    if (recent !== null) {
+      throw new BackendError('unreachable', this.endpoint.address, recent.message, false);
+    }
+    const entry = this.poolFor(identity);
+    entry.lastUsed = Date.now();
+    try {
+      return await entry.pool.acquire();
+    } catch (err) {
+      if (err instanceof BackendError) throw err;
+      // generic-pool rejects with its own TimeoutError when every connection stayed busy, or
+      // when connects kept failing for the whole wait.
+      const cause = this.recentFailure();
+      if (cause !== null) throw new BackendError('unreachable', this.endpoint.address, cause.message, false);
+      throw new BackendError('pool_timeout', this.endpoint.address,
+        `no free connection to metastore ${this.endpoint.address} within ${this.config.pool.acquireTimeoutMs} ms (all ${this.config.pool.max} busy); raise pool.max or check the metastore's latency`, false);
+    }
+  }
+
+  /** Returns a healthy connection to its pool; a failed one is destroyed. */
+  release(identity: Identity | null, connection: BackendConnection): void {
+    const entry = this.pools.get(identityKey(identity));
+    if (entry === undefined) {
+      connection.destroy();
+      return;
+    }
+    if (connection.usable) void entry.pool.release(connection).catch(() => connection.destroy());
+    else void entry.pool.destroy(connection).catch(() => undefined);
+  }
+
+  /**
+   * A connection outside every pool, owned by one client connection (a client that changed its
+   * metastore session with setMetaConf keeps its own backend connection until it disconnects).
+   */
+  openDedicated(identity: Identity | null): Promise<BackendConnection> {
+    const recent = this.recentFailure();
+    if (recent !== null) return Promise.reject(new BackendError('unreachable', this.endpoint.address, recent.message, false));
+    return this.connect(identity);
+  }
+
+  stats(): PoolStats[] {
+    return [...this.pools.entries()].map(([key, { pool }]) => ({
+      identity: key === '' ? '(none)' : key.split('\u0000')[0]!,
+      size: pool.size,
+      available: pool.available,
+      borrowed: pool.borrowed,
+      pending: pool.pending,
+    }));
+  }
+
+  /** The error of a connect that failed within the backoff window, if any. */
+  recentFailure(): BackendError | null {
+    const f = this.lastConnectFailure;
+    if (f === null) return null;
+    if (Date.now() - f.at >= this.config.timeouts.retryBackoffMs) return null;
+    return f.error;
+  }
+
+  private poolFor(identity: Identity | null): IdentityPool {
+    const key = identityKey(identity);
+    const existing = this.pools.get(key);
+    if (existing !== undefined) return existing;
+    if (this.pools.size >= this.config.pool.maxIdentities) this.closeLeastRecentlyUsedIdlePool();
+    const isDefault = identity === null;
+    const pool = createPool<BackendConnection>({
+      create: () => this.connect(identity),
+      destroy: async (connection) => connection.destroy(),
+      validate: async (connection) => connection.usable,
+    }, {
+      max: this.config.pool.max,
+      min: isDefault ? this.config.pool.minIdle : 0,
+      testOnBorrow: true,
+      acquireTimeoutMillis: this.config.pool.acquireTimeoutMs,
+      idleTimeoutMillis: this.config.pool.idleTimeoutMs,
+      softIdleTimeoutMillis: this.config.pool.idleTimeoutMs,
+      evictionRunIntervalMillis: Math.min(30_000, this.config.pool.idleTimeoutMs),
+    });
+    pool.on('factoryCreateError', () => { /* recorded in connect(); the acquirer gets the reason */ });
+    const entry = { pool, lastUsed: Date.now() };
+    this.pools.set(key, entry);
+    return entry;
+  }
+
+  private closeLeastRecentlyUsedIdlePool(): void {
+    let oldest: [string, IdentityPool] | null = null;
+    for (const item of this.pools) {
+      if (item[0] === '' || item[1].pool.borrowed > 0 || item[1].pool.pending > 0) continue;
+      if (oldest === null || item[1].lastUsed < oldest[1].lastUsed) oldest = item;
+    }
+    if (oldest === null) return;
+    this.pools.delete(oldest[0]);
+    const pool = oldest[1].pool;
+    void pool.drain().then(() => pool.clear());
+  }
+
+  private async connect(identity: Identity | null): Promise<BackendConnection> {
+    // While a recent connect failed, wait out the backoff before the next try: generic-pool retries
+    // a failed create at once, which against a dead endpoint would be a busy loop.
+    const recent = this.lastConnectFailure;
+    if (recent !== null) {
+      const wait = this.config.timeouts.retryBackoffMs - (Date.now() - recent.at);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    if (this.closed) throw new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
+    let connection: BackendConnection;
+    try {
+      connection = await BackendConnection.connect(this.endpoint, {
+        transport: this.config.transport,
+        connectTimeoutMs: this.config.timeouts.connectMs,
+        maxReplyBytes: this.config.maxReplyBytes,
+      });
+    } catch (err) {
+      const error = err as BackendError;
+      if (this.lastConnectFailure === null) {
+        this.log.warn({ metastore: this.metastore, endpoint: this.endpoint.address, err: error.message }, 'metastore endpoint unreachable');
+      }
+      this.lastConnectFailure = { at: Date.now(), error };
+      throw error;
+    }
+    if (this.lastConnectFailure !== null) {
+      this.log.info({ metastore: this.metastore, endpoint: this.endpoint.address }, 'metastore endpoint reachable again');
+      this.lastConnectFailure = null;
+    }
+    if (identity !== null) await this.setUgi(connection, identity);
+    return connection;
+  }
+
+  /** Binds a new connection to the client's identity, as the client itself would have. */
+  private async setUgi(connection: BackendConnection, identity: Identity): Promise<void> {
+    const w = new BinaryWriter()
+      .messageBegin('set_ugi', MessageType.CALL, 0)
+      .fieldBegin(TType.STRING, 1).string(identity.user)
+      .fieldBegin(TType.LIST, 2).listBegin(TType.STRING, identity.groups.length);
+    for (const group of identity.groups) w.string(group);
+    const request = w.fieldStop().finish();
+    try {
+      const reply = await connection.call(request, false, this.config.timeouts.callMs);
+      if (reply === null || reply.header.type !== MessageType.REPLY) {
+        throw new Error(`metastore answered set_ugi with message type ${reply?.header.type}`);
+      }
+    } catch (err) {
+      connection.destroy();
+      throw new BackendError('set_ugi_failed', this.endpoint.address,
+        `set_ugi(${identity.user}) on metastore ${this.endpoint.address} failed: ${(err as Error).message}`, false);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map(async ({ pool }) => {
+      await pool.drain();
+      await pool.clear();
+    }));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The router's configuration file, validated with zod. Every key has a default except the
+ * metastores; an error names the bad key and why.
+ */
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(thrift:\/\/)?[^\s:/]+:\d{1,5}$/, 'expected host:port (or thrift://host:port)');
+
+const poolSchema = z.strictObject({
+  /** Idle connections kept open per endpoint for clients without set_ugi (warm pool). */
+  minIdle: z.number().int().min(0).default(2),
+  /** Most connections to one endpoint for one identity. */
+  max: z.number().int().min(1).default(64),
+  /** Idle connections above minIdle are closed after this long. */
+  idleTimeoutMs: z.number().int().min(1000).default(300_000),
+  /** How long a call waits for a free connection when all `max` are busy. */
+  acquireTimeoutMs: z.number().int().min(1).default(10_000),
+  /** Distinct set_ugi identities with their own pools per endpoint; the least recently used idle one is closed beyond this. */
+  maxIdentities: z.number().int().min(1).default(256),
+}).prefault({});
+
+const timeoutsSchema = z.strictObject({
+  connectMs: z.number().int().min(1).default(5_000),
+  /** Deadline of one backend call, from sending the request to the last byte of the reply. */
+  callMs: z.number().int().min(1).default(120_000),
+  /** After a failed connect, new connects to that endpoint wait this long (calls fail fast meanwhile). */
+  retryBackoffMs: z.number().int().min(0).default(1_000),
+}).prefault({});
+
+const metastoreSchema = z.strictObject({
+  primary: z.strictObject({
+    endpoints: z.array(hostPort).min(1, 'a metastore needs at least one primary endpoint'),
+  }),
+  /** The transport the router speaks to this metastore (clients may use either). */
+  transport: z.enum(['buffered', 'framed']).default('buffered'),
+  pool: poolSchema,
+  timeouts: timeoutsSchema,
+  /** Largest reply accepted from this metastore. */
+  maxReplyBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024 - 1),
+});
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(9083),
+    /** Largest request (or frame) a client may send; a larger one closes that connection. */
+    maxMessageBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    /** Calls a client may pipeline before the router stops reading its socket. */
+    maxQueuedCalls: z.number().int().min(1).default(64),
+    /** How long shutdown waits for calls in flight. */
+    drainTimeoutMs: z.number().int().min(0).default(30_000),
+  }).prefault({}),
+  admin: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9090),
+    /** Bearer token for mutating endpoints; never logged or shown. */
+    token: z.string().min(8).optional(),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  }).prefault({}),
+  metastores: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'metastore names are letters, digits, _ and -'), metastoreSchema)
+    .refine((m) => Object.keys(m).length > 0, 'at least one metastore is required'),
+  /** The metastore that serves calls naming no database, and unknown methods. */
+  defaultMetastore: z.string(),
+}).superRefine((cfg, ctx) => {
+  if (!(cfg.defaultMetastore in cfg.metastores)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['defaultMetastore'],
+      message: `'${cfg.defaultMetastore}' is not one of the metastores (${Object.keys(cfg.metastores).join(', ')})`,
+    });
+  }
+});
+
+export type RouterConfig = z.infer<typeof configSchema>;
+export type MetastoreConfig = RouterConfig['metastores'][string];
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  /** host:port, as shown in logs, metrics and errors. */
+  readonly address: string;
+}
+
+export function parseEndpoint(value: string): Endpoint {
+  const bare = value.replace(/^thrift:\/\//, '');
+  const i = bare.lastIndexOf(':');
+  const host = bare.slice(0, i);
+  const port = Number(bare.slice(i + 1));
+  return { host, port, address: `${host}:${port}` };
+}

@@ -1,0 +1,138 @@
+/**
+ * The path of one call: describe it from its bytes, choose the backend, forward the bytes, hand the
+ * reply back. Every failure becomes a well-formed Thrift error naming its cause.
+ */
+import type { Logger } from 'pino';
+import { describeCall, CallInfo } from '../hms/call-info';
+import type { RawMessage } from '../thrift/message-reader';
+import { MessageType } from '../thrift/protocol';
+import { applicationExceptionReply, AppErrorType } from '../thrift/error-replies';
+import { stringsAtPath } from '../thrift/value-reader';
+import { BackendError } from '../backends/backend-error';
+import type { EndpointPool } from '../backends/endpoint-pool';
+import type { BackendConnection } from '../backends/backend-connection';
+import type { MetastoreBackends } from '../backends/metastore-backends';
+import type { RouterMetrics } from '../admin/metrics';
+import type { RouterConfig } from '../config/schema';
+import type { ClientSession } from './client-session';
+
+/** Methods that change the metastore connection's own settings; the client keeps that connection. */
+const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
+
+export class CallHandler {
+  constructor(
+    private readonly config: RouterConfig,
+    private readonly backends: MetastoreBackends,
+    private readonly metrics: RouterMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves with the reply bytes to send (unframed), or null for a oneway call. Never rejects. */
+  async handle(message: RawMessage, session: ClientSession): Promise<Buffer | null> {
+    const started = process.hrtime.bigint();
+    const { header } = message;
+    const oneway = header.type === MessageType.ONEWAY;
+    let call: CallInfo;
+    try {
+      call = describeCall(message);
+    } catch (err) {
+      // The arguments do not parse: answer like a metastore would to a malformed call.
+      return oneway ? null : applicationExceptionReply(header.name, header.seqid, AppErrorType.PROTOCOL_ERROR,
+        `hms-router: malformed arguments for ${header.name}: ${(err as Error).message}`);
+    }
+    const kind = call.entry?.kind ?? 'unknown';
+    if (call.entry === null) this.metrics.countUnknownMethod(header.name);
+    if (header.name === 'set_ugi') session.identity = readIdentity(message);
+
+    const metastore = this.config.defaultMetastore;
+    const role = 'primary';
+    let outcome = 'ok';
+    try {
+      const reply = await this.forward(message, call, session, metastore, oneway);
+      if (reply !== null) {
+        if (reply.header.type === MessageType.EXCEPTION) outcome = 'error';
+        // The reply must carry the client's seqid whatever the backend did with it.
+        reply.bytes.writeInt32BE(header.seqid, reply.header.seqidOffset);
+        return reply.bytes;
+      }
+      return null;
+    } catch (err) {
+      outcome = 'router_error';
+      const error = err instanceof BackendError ? err : new BackendError('connection_closed', '?', String(err), true);
+      this.metrics.backendErrors.inc({ metastore, endpoint: error.endpoint, code: error.code });
+      this.log.warn({ session: session.id, method: header.name, metastore, endpoint: error.endpoint, code: error.code, err: error.message }, 'backend call failed');
+      if (oneway) return null;
+      return applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR,
+        `hms-router: metastore '${metastore}' could not serve ${header.name}: ${error.message}`);
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.calls.inc({ method: call.entry === null ? '(unknown)' : header.name, kind, metastore, role, outcome });
+      this.metrics.callDuration.observe({ kind, metastore, role }, seconds);
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ session: session.id, method: header.name, kind, db: call.db, metastore, role, outcome, ms: seconds * 1000 }, 'call');
+      }
+    }
+  }
+
+  private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean): Promise<RawMessage | null> {
+    const deadline = this.config.metastores[metastore]!.timeouts.callMs;
+    const candidates = this.backends.primaryCandidates(metastore);
+    let lastError: BackendError | null = null;
+    for (const pool of candidates) {
+      // A connection this client owns (after setMetaConf) serves all its calls to that endpoint.
+      const owned = session.dedicated.get(pool.endpoint.address);
+      if (owned !== undefined) {
+        if (owned.usable) return owned.call(message.bytes, oneway, deadline);
+        // The metastore session with the client's settings is gone; later calls use the pool.
+        session.dedicated.delete(pool.endpoint.address);
+      }
+      if (CONNECTION_SETTING_METHODS.has(message.header.name)) {
+        const connection = await pool.openDedicated(session.identity);
+        session.dedicated.set(pool.endpoint.address, connection);
+        return connection.call(message.bytes, oneway, deadline);
+      }
+      let connection: BackendConnection;
+      try {
+        connection = await pool.acquire(session.identity);
+      } catch (err) {
+        // Nothing was sent: the next endpoint may take the call, write or not.
+        lastError = err as BackendError;
+        continue;
+      }
+      try {
+        return await this.callOn(pool, connection, message, call, session, oneway, deadline);
+      } finally {
+        pool.release(session.identity, connection);
+      }
+    }
+    throw lastError ?? new BackendError('unreachable', '?', `metastore '${metastore}' has no endpoint`, false);
+  }
+
+  private async callOn(pool: EndpointPool, connection: BackendConnection, message: RawMessage, call: CallInfo,
+    session: ClientSession, oneway: boolean, deadline: number): Promise<RawMessage | null> {
+    try {
+      return await connection.call(message.bytes, oneway, deadline);
+    } catch (err) {
+      const error = err as BackendError;
+      // A pooled connection the metastore closed while it sat idle fails on first use with no reply
+      // byte. A read is safe to send again on a fresh connection; a write might have executed.
+      const retryable = error.code === 'connection_closed' && connection.callsServed > 0
+        && call.entry !== null && !call.entry.mutates && !oneway;
+      if (!retryable) throw error;
+      this.metrics.backendRetries.inc({ metastore: pool.metastore, endpoint: pool.endpoint.address });
+      const fresh = await pool.acquire(session.identity);
+      try {
+        return await fresh.call(message.bytes, oneway, deadline);
+      } finally {
+        pool.release(session.identity, fresh);
+      }
+    }
+  }
+}
+
+function readIdentity(message: RawMessage): { user: string; groups: string[] } | null {
+  const [user] = stringsAtPath(message.bytes, message.header.bodyOffset, [1], 1);
+  if (user === undefined) return null;
+  const groups = stringsAtPath(message.bytes, message.header.bodyOffset, [2, '*']);
+  return { user, groups };
+}

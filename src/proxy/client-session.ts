@@ -1,0 +1,17 @@
+/**
+ * What the router remembers about one client connection.
+ */
+import type { BackendConnection } from '../backends/backend-connection';
+import type { Identity } from '../backends/identity';
+
+export interface ClientSession {
+  readonly id: number;
+  readonly remoteAddress: string;
+  /** From the client's last set_ugi; null until then. */
+  identity: Identity | null;
+  /**
+   * Backend connections this client owns outright, by endpoint address: after setMetaConf the
+   * metastore session carries the client's settings, so the client keeps that connection.
+   */
+  readonly dedicated: Map<string, BackendConnection>;
+}

@@ -1,0 +1,94 @@
+/**
+ * Wires the rooms together: Thrift listener -> client connections -> call handler -> backend pools;
+ * admin HTTP beside it. Returns a handle that shuts the router down gracefully.
+ */
+import { createServer, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import type { RouterConfig } from './config/schema';
+import { RouterMetrics } from './admin/metrics';
+import { startAdminServer } from './admin/http';
+import { MetastoreBackends } from './backends/metastore-backends';
+import { CallHandler } from './proxy/call-handler';
+import { ClientConnection } from './proxy/client-connection';
+
+export interface RunningRouter {
+  readonly port: number;
+  readonly adminPort: number;
+  readonly metrics: RouterMetrics;
+  /** Stops accepting, lets calls in flight finish (up to drainTimeoutMs), closes everything. */
+  close(): Promise<void>;
+}
+
+export async function startRouter(config: RouterConfig, log: Logger): Promise<RunningRouter> {
+  const metrics = new RouterMetrics();
+  const backends = new MetastoreBackends(config, log);
+  const handler = new CallHandler(config, backends, metrics, log);
+  const connections = new Set<ClientConnection>();
+  let nextSessionId = 1;
+  let accepting = true;
+
+  const server: Server = createServer((socket: Socket) => {
+    const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const session = { id: nextSessionId++, remoteAddress, identity: null, dedicated: new Map() };
+    const connection = new ClientConnection(socket, session, handler, metrics, log, config.server);
+    connections.add(connection);
+    void connection.done.then(() => connections.delete(connection));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${err.message}`)));
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const refreshGauges = () => {
+    metrics.poolConnections.reset();
+    for (const pool of backends.allPools()) {
+      const labels = { metastore: pool.metastore, endpoint: pool.endpoint.address };
+      let borrowed = 0; let available = 0; let pending = 0;
+      for (const s of pool.stats()) { borrowed += s.borrowed; available += s.available; pending += s.pending; }
+      metrics.poolConnections.set({ ...labels, state: 'borrowed' }, borrowed);
+      metrics.poolConnections.set({ ...labels, state: 'available' }, available);
+      metrics.poolConnections.set({ ...labels, state: 'pending' }, pending);
+    }
+  };
+  const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
+    accepting: () => accepting,
+    notReadyReason: () => {
+      const pools = backends.primaryCandidates(config.defaultMetastore);
+      if (pools.every((p) => p.recentFailure() !== null)) {
+        return `default metastore '${config.defaultMetastore}' unreachable: ${pools[0]!.recentFailure()!.message}`;
+      }
+      return null;
+    },
+    refreshGauges,
+  }, log).catch(async (err) => {
+    server.close();
+    await backends.close();
+    throw err;
+  });
+  const adminPort = (admin.address() as AddressInfo).port;
+  log.info({ port, adminPort, metastores: Object.keys(config.metastores), defaultMetastore: config.defaultMetastore }, 'hms-router listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of connections) c.drain();
+      const drained = Promise.all([...connections].map((c) => c.done));
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.server.drainTimeoutMs).unref());
+      await Promise.race([drained, timeout]);
+      for (const c of connections) c.destroy();
+      await stopped;
+      await backends.close();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      log.info('hms-router stopped');
+    })();
+    return closing;
+  };
+  return { port, adminPort, metrics, close };
+}
