@@ -31,8 +31,16 @@ export function detectTransport(buf: Buffer, start: number, end: number): Transp
   if (end - start < 1) return null;
   if (buf[start] === 0x80) return 'buffered';
   if (end - start < 5) return null;
-  const next = buf[start + 4];
-  return next === 0x80 || next === 0x00 ? 'framed' : 'buffered';
+  const next = buf[start + 4]!;
+  if (next === 0x80 || next === 0x00) return 'framed';
+  // An old non-strict header: the first word is the name length, then the method name itself.
+  if (isNameStart(next)) return 'buffered';
+  throw new ProtocolError('bad_version',
+    'not TBinaryProtocol: neither a binary message header nor a frame holding one (compact or JSON protocol?)');
+}
+
+function isNameStart(byte: number): boolean {
+  return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f;
 }
 
 export class MessageReader {
@@ -135,7 +143,8 @@ export class MessageReader {
     }
     const messageEnd = this.scanner.advance(buf, this.end);
     if (messageEnd < 0) {
-      if (this.scanner.offset - this.start > this.options.maxMessageBytes) {
+      // Bytes held, not bytes scanned: the scanner waits for a long string to arrive whole.
+      if (this.end - this.start > this.options.maxMessageBytes) {
         throw new ProtocolError('too_large', `message exceeds the limit of ${this.options.maxMessageBytes} bytes`);
       }
       return null;

@@ -113,7 +113,7 @@ export function stringsAtPath(buf: Buffer, pos: number, path: FieldPath, limit =
 
 function collect(buf: Buffer, pos: number, type: number, path: FieldPath, step: number, found: string[], limit: number): void {
   if (step === path.length) {
-    if (type === TType.STRING) found.push(readString(buf, pos));
+    if (type === TType.STRING && found.length < limit) found.push(readString(buf, pos));
     return;
   }
   const key = path[step]!;
