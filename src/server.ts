@@ -23,7 +23,7 @@ export interface RunningRouter {
 
 export async function startRouter(config: RouterConfig, log: Logger): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
-  const backends = new MetastoreBackends(config, log);
+  const backends = new MetastoreBackends(config, metrics, log);
   const handler = new CallHandler(config, backends, metrics, log);
   const connections = new Set<ClientConnection>();
   let nextSessionId = 1;
@@ -43,17 +43,11 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
   });
   const port = (server.address() as AddressInfo).port;
 
-  const refreshGauges = () => {
-    metrics.poolConnections.reset();
-    for (const pool of backends.allPools()) {
-      const labels = { metastore: pool.metastore, endpoint: pool.endpoint.address };
-      let borrowed = 0; let available = 0; let pending = 0;
-      for (const s of pool.stats()) { borrowed += s.borrowed; available += s.available; pending += s.pending; }
-      metrics.poolConnections.set({ ...labels, state: 'borrowed' }, borrowed);
-      metrics.poolConnections.set({ ...labels, state: 'available' }, available);
-      metrics.poolConnections.set({ ...labels, state: 'pending' }, pending);
-    }
-  };
+  metrics.poolSnapshot = () => backends.allPools().map((pool) => {
+    let borrowed = 0; let available = 0; let pending = 0;
+    for (const s of pool.stats()) { borrowed += s.borrowed; available += s.available; pending += s.pending; }
+    return { metastore: pool.metastore, endpoint: pool.endpoint.address, borrowed, available, pending };
+  });
   const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
     accepting: () => accepting,
     notReadyReason: () => {
@@ -63,7 +57,6 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
       }
       return null;
     },
-    refreshGauges,
   }, log).catch(async (err) => {
     server.close();
     await backends.close();

@@ -11,8 +11,6 @@ export interface AdminState {
   accepting(): boolean;
   /** Why the router is not ready, or null when it is. */
   notReadyReason(): string | null;
-  /** Refreshes gauges that are read on demand (pool sizes). */
-  refreshGauges(): void;
 }
 
 export function startAdminServer(host: string, port: number, metrics: RouterMetrics, state: AdminState, log: Logger): Promise<Server> {
@@ -38,7 +36,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
   }
   switch (path) {
     case '/metrics': {
-      state.refreshGauges();
       const body = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(body);

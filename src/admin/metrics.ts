@@ -65,10 +65,29 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  /** Set by the server: where pool sizes are read when metrics are collected. */
+  poolSnapshot: () => Array<{ metastore: string; endpoint: string; borrowed: number; available: number; pending: number }> = () => [];
+
   readonly poolConnections = new Gauge({
     name: 'hms_router_backend_pool_connections',
     help: 'Backend pool connections by metastore, endpoint and state (borrowed, available, pending acquires).',
     labelNames: ['metastore', 'endpoint', 'state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.poolConnections.reset();
+      for (const p of this.poolSnapshot()) {
+        const labels = { metastore: p.metastore, endpoint: p.endpoint };
+        this.poolConnections.set({ ...labels, state: 'borrowed' }, p.borrowed);
+        this.poolConnections.set({ ...labels, state: 'available' }, p.available);
+        this.poolConnections.set({ ...labels, state: 'pending' }, p.pending);
+      }
+    },
+  });
+
+  readonly backendConnectionsOpened = new Counter({
+    name: 'hms_router_backend_connections_opened_total',
+    help: 'Connections the router opened to metastores, by metastore and endpoint.',
+    labelNames: ['metastore', 'endpoint'] as const,
     registers: [this.registry],
   });
 

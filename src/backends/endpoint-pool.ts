@@ -11,6 +11,7 @@ import { BinaryWriter } from '../thrift/binary-writer';
 import { MessageType, TType } from '../thrift/protocol';
 import type { Endpoint, MetastoreConfig } from '../config/schema';
 import type { Logger } from 'pino';
+import type { RouterMetrics } from '../admin/metrics';
 
 export interface PoolStats {
   readonly identity: string;
@@ -28,12 +29,16 @@ interface IdentityPool {
 export class EndpointPool {
   private readonly pools = new Map<string, IdentityPool>();
   private lastConnectFailure: { at: number; error: BackendError } | null = null;
+  /** The metastore's own set_ugi result (reply body) per identity, from the connection that sent it. */
+  private readonly setUgiResults = new Map<string, Buffer>();
+  private readonly connectFailureWaiters = new Set<(err: BackendError) => void>();
   private closed = false;
 
   constructor(
     readonly endpoint: Endpoint,
     readonly metastore: string,
     private readonly config: MetastoreConfig,
+    private readonly metrics: RouterMetrics,
     private readonly log: Logger,
   ) {
     // The pool for clients without set_ugi starts warm.
@@ -52,9 +57,17 @@ export class EndpointPool {
     }
     const entry = this.poolFor(identity);
     entry.lastUsed = Date.now();
+    // generic-pool keeps an acquire waiting while its creates fail; a failed connect to this
+    // endpoint ends the wait at once instead, with the connect error.
+    const acquisition = entry.pool.acquire();
+    let stopWaiting!: (err: BackendError) => void;
+    const connectFailed = new Promise<never>((_, reject) => { stopWaiting = reject; });
+    this.connectFailureWaiters.add(stopWaiting);
     try {
-      return await entry.pool.acquire();
+      return await Promise.race([acquisition, connectFailed]);
     } catch (err) {
+      // The abandoned acquire may still be granted later: hand that connection straight back.
+      acquisition.then((c) => { void entry.pool.release(c).catch(() => c.destroy()); }, () => undefined);
       if (err instanceof BackendError) throw err;
       // generic-pool rejects with its own TimeoutError when every connection stayed busy, or
       // when connects kept failing for the whole wait.
@@ -62,6 +75,8 @@ export class EndpointPool {
       if (cause !== null) throw new BackendError('unreachable', this.endpoint.address, cause.message, false);
       throw new BackendError('pool_timeout', this.endpoint.address,
         `no free connection to metastore ${this.endpoint.address} within ${this.config.pool.acquireTimeoutMs} ms (all ${this.config.pool.max} busy); raise pool.max or check the metastore's latency`, false);
+    } finally {
+      this.connectFailureWaiters.delete(stopWaiting);
     }
   }
 
@@ -84,6 +99,14 @@ export class EndpointPool {
     const recent = this.recentFailure();
     if (recent !== null) return Promise.reject(new BackendError('unreachable', this.endpoint.address, recent.message, false));
     return this.connect(identity);
+  }
+
+  /**
+   * The result struct the metastore returned for set_ugi of `identity` (a metastore refuses a
+   * second set_ugi on one connection, so a client's own set_ugi is answered with this).
+   */
+  setUgiResult(identity: Identity): Buffer | undefined {
+    return this.setUgiResults.get(identityKey(identity));
   }
 
   stats(): PoolStats[] {
@@ -149,7 +172,10 @@ export class EndpointPool {
       const wait = this.config.timeouts.retryBackoffMs - (Date.now() - recent.at);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    if (this.closed) throw new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
+    if (this.closed) {
+      await new Promise((r) => setTimeout(r, 1000).unref());
+      throw new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
+    }
     let connection: BackendConnection;
     try {
       connection = await BackendConnection.connect(this.endpoint, {
@@ -163,8 +189,10 @@ export class EndpointPool {
         this.log.warn({ metastore: this.metastore, endpoint: this.endpoint.address, err: error.message }, 'metastore endpoint unreachable');
       }
       this.lastConnectFailure = { at: Date.now(), error };
+      for (const stopWaiting of this.connectFailureWaiters) stopWaiting(error);
       throw error;
     }
+    this.metrics.backendConnectionsOpened.inc({ metastore: this.metastore, endpoint: this.endpoint.address });
     if (this.lastConnectFailure !== null) {
       this.log.info({ metastore: this.metastore, endpoint: this.endpoint.address }, 'metastore endpoint reachable again');
       this.lastConnectFailure = null;
@@ -186,6 +214,7 @@ export class EndpointPool {
       if (reply === null || reply.header.type !== MessageType.REPLY) {
         throw new Error(`metastore answered set_ugi with message type ${reply?.header.type}`);
       }
+      this.setUgiResults.set(identityKey(identity), Buffer.from(reply.bytes.subarray(reply.header.bodyOffset)));
     } catch (err) {
       connection.destroy();
       throw new BackendError('set_ugi_failed', this.endpoint.address,
@@ -193,10 +222,16 @@ export class EndpointPool {
     }
   }
 
+  /**
+   * Closes every connection. Calls still waiting for a connection fail at once; borrowed ones are
+   * destroyed when returned. Bounded: generic-pool's drain can wait for acquires that are doomed.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    const shutdown = new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
+    for (const stopWaiting of this.connectFailureWaiters) stopWaiting(shutdown);
     await Promise.all([...this.pools.values()].map(async ({ pool }) => {
-      await pool.drain();
+      await Promise.race([pool.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
       await pool.clear();
     }));
     this.pools.clear();

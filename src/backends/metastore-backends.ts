@@ -5,13 +5,14 @@
 import type { Logger } from 'pino';
 import { EndpointPool } from './endpoint-pool';
 import { parseEndpoint, RouterConfig } from '../config/schema';
+import type { RouterMetrics } from '../admin/metrics';
 
 export class MetastoreBackends {
   private readonly primaries = new Map<string, EndpointPool[]>();
 
-  constructor(config: RouterConfig, log: Logger) {
+  constructor(config: RouterConfig, metrics: RouterMetrics, log: Logger) {
     for (const [name, metastore] of Object.entries(config.metastores)) {
-      this.primaries.set(name, metastore.primary.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, log)));
+      this.primaries.set(name, metastore.primary.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log)));
     }
   }
 

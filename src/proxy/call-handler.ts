@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { describeCall, CallInfo } from '../hms/call-info';
-import type { RawMessage } from '../thrift/message-reader';
+import { RawMessage, toStrictMessage } from '../thrift/message-reader';
 import { MessageType } from '../thrift/protocol';
 import { applicationExceptionReply, AppErrorType } from '../thrift/error-replies';
 import { stringsAtPath } from '../thrift/value-reader';
@@ -15,6 +15,8 @@ import type { MetastoreBackends } from '../backends/metastore-backends';
 import type { RouterMetrics } from '../admin/metrics';
 import type { RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
+import type { Identity } from '../backends/identity';
+import { BinaryWriter } from '../thrift/binary-writer';
 
 /** Methods that change the metastore connection's own settings; the client keeps that connection. */
 const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
@@ -28,8 +30,9 @@ export class CallHandler {
   ) {}
 
   /** Resolves with the reply bytes to send (unframed), or null for a oneway call. Never rejects. */
-  async handle(message: RawMessage, session: ClientSession): Promise<Buffer | null> {
+  async handle(received: RawMessage, session: ClientSession): Promise<Buffer | null> {
     const started = process.hrtime.bigint();
+    const message = toStrictMessage(received);
     const { header } = message;
     const oneway = header.type === MessageType.ONEWAY;
     let call: CallInfo;
@@ -79,6 +82,14 @@ export class CallHandler {
     const candidates = this.backends.primaryCandidates(metastore);
     let lastError: BackendError | null = null;
     for (const pool of candidates) {
+      if (message.header.name === 'set_ugi' && session.identity !== null) {
+        try {
+          return await this.answerSetUgi(pool, message, session.identity);
+        } catch (err) {
+          lastError = err as BackendError;
+          continue;
+        }
+      }
       // A connection this client owns (after setMetaConf) serves all its calls to that endpoint.
       const owned = session.dedicated.get(pool.endpoint.address);
       if (owned !== undefined) {
@@ -106,6 +117,23 @@ export class CallHandler {
       }
     }
     throw lastError ?? new BackendError('unreachable', '?', `metastore '${metastore}' has no endpoint`, false);
+  }
+
+  /**
+   * set_ugi binds an identity to a metastore connection, once: the pooled connections of this
+   * identity already sent it. The client gets the metastore's own answer to that set_ugi.
+   */
+  private async answerSetUgi(pool: EndpointPool, message: RawMessage, identity: Identity): Promise<RawMessage> {
+    let result = pool.setUgiResult(identity);
+    if (result === undefined) {
+      pool.release(identity, await pool.acquire(identity));
+      result = pool.setUgiResult(identity);
+    }
+    if (result === undefined) throw new BackendError('set_ugi_failed', pool.endpoint.address, 'set_ugi result unavailable', false);
+    const w = new BinaryWriter(result.length + 32).messageBegin('set_ugi', MessageType.REPLY, message.header.seqid);
+    const bodyOffset = w.length;
+    const bytes = w.raw(result).finish();
+    return { bytes, header: { name: 'set_ugi', type: MessageType.REPLY, seqid: message.header.seqid, seqidOffset: bodyOffset - 4, bodyOffset, strict: true } };
   }
 
   private async callOn(pool: EndpointPool, connection: BackendConnection, message: RawMessage, call: CallInfo,

@@ -2,7 +2,7 @@
  * Splits a byte stream into complete Thrift messages, for framed or buffered transport, without
  * decoding more than the message header. The bytes of each message are handed out as they came.
  */
-import { MessageHeader, ProtocolError, parseMessageHeader } from './protocol';
+import { MessageHeader, ProtocolError, VERSION_1, parseMessageHeader } from './protocol';
 import { DEFAULT_SCAN_LIMITS, ScanLimits, StructScanner } from './struct-scanner';
 
 export type Transport = 'buffered' | 'framed';
@@ -158,4 +158,22 @@ export class MessageReader {
     this.start = messageEnd;
     return { bytes, header };
   }
+}
+
+/**
+ * Rewrites an old non-strict message into the strict (versioned) form, body untouched: metastores
+ * read strictly and refuse the old header ("Missing version in readMessageBegin").
+ */
+export function toStrictMessage(message: RawMessage): RawMessage {
+  if (message.header.strict) return message;
+  const { name, type, seqid, bodyOffset } = message.header;
+  const nameBytes = Buffer.from(name, 'latin1');
+  const headerLength = 4 + 4 + nameBytes.length + 4;
+  const bytes = Buffer.allocUnsafe(headerLength + message.bytes.length - bodyOffset);
+  bytes.writeInt32BE(VERSION_1 | type, 0);
+  bytes.writeInt32BE(nameBytes.length, 4);
+  nameBytes.copy(bytes, 8);
+  bytes.writeInt32BE(seqid, 8 + nameBytes.length);
+  message.bytes.copy(bytes, headerLength, bodyOffset);
+  return { bytes, header: { name, type, seqid, seqidOffset: headerLength - 4, bodyOffset: headerLength, strict: true } };
 }

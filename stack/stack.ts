@@ -1,0 +1,221 @@
+/**
+ * The local real stack: three MariaDB servers (primary, GTID replica, federated) and three Hive
+ * metastores (rw on the primary, ro on the replica, fed on the federated server).
+ *
+ * `up` starts what is not running (idempotent), `down` stops exactly what the state file lists (by
+ * pid), `status` reports every endpoint. A failed `up` stops what it started and names the part that
+ * failed and its log.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ensureMariadbBinaries, startMariadb, mariadbLogFile, MariadbSpec } from './mariadb';
+import { createMetastoreUsers, startReplication, waitForReplicaToCatchUp, HIVE_USER, HIVE_RO_USER, ROUTER_USER } from './replication';
+import { hiveClasspath, initSchema, startMetastore } from './hive';
+import { isAlive, portIsFree, stopProcess } from './process';
+import { StackLayout, stackLayout, metastoreDatabase } from './layout';
+
+type MysqlRole = 'primary' | 'replica' | 'federated';
+type MetastoreRole = 'rw' | 'ro' | 'fed';
+
+interface ProcessRecord { readonly pid: number; readonly port: number; readonly log: string }
+
+interface StackState {
+  hiveVersion: string;
+  mysql: Partial<Record<MysqlRole, ProcessRecord>>;
+  metastores: Partial<Record<MetastoreRole, ProcessRecord>>;
+}
+
+export interface MysqlEndpoint {
+  readonly host: string; readonly port: number; readonly user: string; readonly password: string;
+  readonly database: string; readonly pid: number | null; readonly up: boolean; readonly log: string;
+}
+export interface MetastoreEndpoint {
+  readonly host: string; readonly port: number; readonly uri: string; readonly mysql: MysqlRole;
+  readonly mysqlUser: string; readonly pid: number | null; readonly up: boolean; readonly log: string;
+}
+export interface StackStatus {
+  readonly running: boolean;
+  readonly hiveVersion: string;
+  readonly workDir: string;
+  readonly warehouse: string;
+  readonly mysql: Record<MysqlRole, MysqlEndpoint>;
+  readonly metastores: Record<MetastoreRole, MetastoreEndpoint>;
+  /** The MySQL account the router uses to read and wait for GTID positions. */
+  readonly routerMysqlUser: { readonly user: string; readonly password: string };
+}
+
+const METASTORE_ON: Record<MetastoreRole, MysqlRole> = { rw: 'primary', ro: 'replica', fed: 'federated' };
+const SERVER_ID: Record<MysqlRole, number> = { primary: 1, replica: 2, federated: 3 };
+
+function readState(layout: StackLayout): StackState | null {
+  if (!existsSync(layout.stateFile)) return null;
+  return JSON.parse(readFileSync(layout.stateFile, 'utf8')) as StackState;
+}
+
+function writeState(layout: StackLayout, state: StackState): void {
+  mkdirSync(layout.workDir, { recursive: true });
+  writeFileSync(layout.stateFile, JSON.stringify(state, null, 2));
+}
+
+function mysqlSpec(layout: StackLayout, role: MysqlRole): MariadbSpec {
+  return { role, port: layout.mysql[role], serverId: SERVER_ID[role], dir: join(layout.workDir, `mariadb-${role}`), readOnly: role === 'replica' };
+}
+
+function warehouseDir(layout: StackLayout): string {
+  return join(layout.workDir, 'warehouse');
+}
+
+function metastoreDir(layout: StackLayout, role: MetastoreRole): string {
+  return join(layout.workDir, `metastore-${role}-${layout.hiveVersion}`);
+}
+
+export function status(layout: StackLayout = stackLayout()): StackStatus {
+  const state = readState(layout);
+  const version = state?.hiveVersion ?? layout.hiveVersion;
+  const database = metastoreDatabase(version);
+  const mysqlEndpoint = (role: MysqlRole): MysqlEndpoint => {
+    const rec = state?.mysql[role];
+    const account = role === 'replica' ? HIVE_RO_USER : HIVE_USER;
+    return {
+      host: '127.0.0.1', port: layout.mysql[role], user: account.user, password: account.password, database,
+      pid: rec?.pid ?? null, up: rec ? isAlive(rec.pid) : false, log: mariadbLogFile(mysqlSpec(layout, role)),
+    };
+  };
+  const metastoreEndpoint = (role: MetastoreRole): MetastoreEndpoint => {
+    const rec = state?.metastores[role];
+    const port = layout.metastores[role];
+    return {
+      host: '127.0.0.1', port, uri: `thrift://127.0.0.1:${port}`, mysql: METASTORE_ON[role],
+      mysqlUser: role === 'ro' ? HIVE_RO_USER.user : HIVE_USER.user,
+      pid: rec?.pid ?? null, up: rec ? isAlive(rec.pid) : false, log: join(metastoreDir(layout, role), 'metastore.log'),
+    };
+  };
+  const mysql = { primary: mysqlEndpoint('primary'), replica: mysqlEndpoint('replica'), federated: mysqlEndpoint('federated') };
+  const metastores = { rw: metastoreEndpoint('rw'), ro: metastoreEndpoint('ro'), fed: metastoreEndpoint('fed') };
+  const running = [...Object.values(mysql), ...Object.values(metastores)].every((e) => e.up);
+  return { running, hiveVersion: version, workDir: layout.workDir, warehouse: `file://${warehouseDir(layout)}`, mysql, metastores, routerMysqlUser: ROUTER_USER };
+}
+
+function ensureJava(): void {
+  const res = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (res.error || res.status !== 0) {
+    throw new Error('java was not found on PATH; fix: apt-get install -y openjdk-17-jdk-headless (Java 17 runs the metastores)');
+  }
+}
+
+async function ensurePortFree(port: number, what: string): Promise<void> {
+  if (!(await portIsFree(port))) {
+    throw new Error(`port ${port} (${what}) is in use by a process the stack did not start; stop that process or run 'npm run stack -- down' if it is an old stack`);
+  }
+}
+
+/**
+ * Starts whatever part of the stack is not running. Returns the status once everything is up.
+ * `log` receives one line per step.
+ */
+export async function up(layout: StackLayout = stackLayout(), log: (line: string) => void = () => {}): Promise<StackStatus> {
+  const previous = readState(layout);
+  if (previous && previous.hiveVersion !== layout.hiveVersion && anyAlive(previous)) {
+    throw new Error(`the stack is running Hive ${previous.hiveVersion}; run 'npm run stack -- down' before starting ${layout.hiveVersion}`);
+  }
+  const state: StackState = previous && previous.hiveVersion === layout.hiveVersion
+    ? previous : { hiveVersion: layout.hiveVersion, mysql: {}, metastores: {} };
+  const startedNow: number[] = [];
+  const started = Date.now();
+  try {
+    ensureJava();
+    ensureMariadbBinaries();
+    mkdirSync(warehouseDir(layout), { recursive: true });
+    const classpath = hiveClasspath(layout.hiveVersion);
+    classpath.catch(() => { /* awaited below; this only keeps an early failure from being unhandled */ });
+    const database = metastoreDatabase(layout.hiveVersion);
+
+    await Promise.all((['primary', 'replica', 'federated'] as const).map(async (role) => {
+      const rec = state.mysql[role];
+      if (rec && isAlive(rec.pid)) return;
+      const spec = mysqlSpec(layout, role);
+      await ensurePortFree(spec.port, `MariaDB ${role}`);
+      const pid = await startMariadb(spec);
+      startedNow.push(pid);
+      state.mysql[role] = { pid, port: spec.port, log: mariadbLogFile(spec) };
+      writeState(layout, state);
+      log(`mariadb ${role} up on 127.0.0.1:${spec.port} (pid ${pid})`);
+    }));
+    // Users and the metastore database are created on the primary and reach the replica by replication.
+    await startReplication(layout.mysql.primary, layout.mysql.replica);
+    await createMetastoreUsers(layout.mysql.primary, database);
+    await createMetastoreUsers(layout.mysql.federated, database);
+    log('replication primary -> replica running (MASTER_USE_GTID=slave_pos)');
+
+    await classpath;
+    const jdbc = (port: number) => `jdbc:mysql://127.0.0.1:${port}/${database}`;
+    await Promise.all([
+      initSchema({ version: layout.hiveVersion, jdbcUrl: jdbc(layout.mysql.primary), ...HIVE_USER, logFile: join(layout.workDir, `schema-primary-${layout.hiveVersion}.log`) }),
+      initSchema({ version: layout.hiveVersion, jdbcUrl: jdbc(layout.mysql.federated), ...HIVE_USER, logFile: join(layout.workDir, `schema-federated-${layout.hiveVersion}.log`) }),
+    ]);
+    log(`metastore schema ${layout.hiveVersion} ready on primary and federated`);
+
+    const startOne = async (role: MetastoreRole) => {
+      const rec = state.metastores[role];
+      if (rec && isAlive(rec.pid)) return;
+      const port = layout.metastores[role];
+      await ensurePortFree(port, `metastore ${role}`);
+      const dir = metastoreDir(layout, role);
+      mkdirSync(dir, { recursive: true });
+      const account = role === 'ro' ? HIVE_RO_USER : HIVE_USER;
+      const logFile = join(dir, 'metastore.log');
+      const { pid } = await startMetastore({
+        version: layout.hiveVersion, port, jdbcUrl: jdbc(layout.mysql[METASTORE_ON[role]]), ...account,
+        warehouseDir: warehouseDir(layout), confDir: join(dir, 'conf'), logFile,
+      });
+      startedNow.push(pid);
+      state.metastores[role] = { pid, port, log: logFile };
+      writeState(layout, state);
+      log(`metastore ${role} up on thrift://127.0.0.1:${port} (pid ${pid})`);
+    };
+    await Promise.all([startOne('rw'), startOne('fed')]);
+    // The rw metastore writes its defaults (default database, roles) on first start; the ro one
+    // can only read them, so it starts once the replica has them.
+    await waitForReplicaToCatchUp(layout.mysql.primary, layout.mysql.replica);
+    await startOne('ro');
+    log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return status(layout);
+  } catch (err) {
+    log(`start failed: ${(err as Error).message}`);
+    log('stopping what this start started...');
+    await Promise.all(startedNow.map((pid) => stopProcess(pid)));
+    clearDeadRecords(layout, state);
+    throw err;
+  }
+}
+
+function anyAlive(state: StackState): boolean {
+  return [...Object.values(state.mysql), ...Object.values(state.metastores)].some((r) => r && isAlive(r.pid));
+}
+
+function clearDeadRecords(layout: StackLayout, state: StackState): void {
+  for (const role of Object.keys(state.mysql) as MysqlRole[]) {
+    const rec = state.mysql[role];
+    if (rec && !isAlive(rec.pid)) delete state.mysql[role];
+  }
+  for (const role of Object.keys(state.metastores) as MetastoreRole[]) {
+    const rec = state.metastores[role];
+    if (rec && !isAlive(rec.pid)) delete state.metastores[role];
+  }
+  if (anyAlive(state)) writeState(layout, state);
+  else rmSync(layout.stateFile, { force: true });
+}
+
+/** Stops exactly the processes the state file lists: metastores first, then MariaDB. */
+export async function down(layout: StackLayout = stackLayout(), log: (line: string) => void = () => {}): Promise<void> {
+  const state = readState(layout);
+  if (!state) { log('stack is not running'); return; }
+  await Promise.all(Object.entries(state.metastores).map(async ([role, rec]) => {
+    if (rec) { await stopProcess(rec.pid); log(`metastore ${role} stopped (pid ${rec.pid})`); }
+  }));
+  await Promise.all(Object.entries(state.mysql).map(async ([role, rec]) => {
+    if (rec) { await stopProcess(rec.pid, 60_000); log(`mariadb ${role} stopped (pid ${rec.pid})`); }
+  }));
+  rmSync(layout.stateFile, { force: true });
+}

@@ -1,0 +1,50 @@
+/**
+ * Starts a router in the test process, in front of the local stack's metastores, with its log lines
+ * captured for assertions.
+ */
+import { Writable } from 'node:stream';
+import { configSchema, RouterConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/log';
+import { startRouter, RunningRouter } from '../../src/server';
+import { status } from '../../stack/stack';
+
+export interface TestRouter extends RunningRouter {
+  readonly config: RouterConfig;
+  /** Every log line so far, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+/** A router on free ports whose default metastore is the stack's rw metastore. `raw` is merged into the config. */
+export async function startTestRouter(raw: Record<string, unknown> = {}): Promise<TestRouter> {
+  const stack = status();
+  const config = configSchema.parse({
+    server: { port: 0, host: '127.0.0.1', drainTimeoutMs: 5000 },
+    admin: { port: 0 },
+    log: { level: 'debug' },
+    metastores: { rw: { primary: { endpoints: [`127.0.0.1:${stack.metastores.rw.port}`] } } },
+    defaultMetastore: 'rw',
+    ...raw,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const router = await startRouter(config, createLogger(config.log.level, sink));
+  return {
+    ...router,
+    config,
+    logs,
+    async metric(name, labels = {}) {
+      const json = await router.metrics.registry.getMetricsAsJSON();
+      const m = json.find((x) => x.name === name);
+      if (m === undefined) return 0;
+      return (m.values as Array<{ labels: Record<string, string | number>; value: number }>)
+        .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+        .reduce((sum, v) => sum + v.value, 0);
+    },
+  };
+}
