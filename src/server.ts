@@ -12,6 +12,7 @@ import { startAdminServer } from './admin/http';
 import { MetastoreBackends } from './backends/metastore-backends';
 import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
+import { ConsistencyRouter } from './consistency/consistency-router';
 
 export interface RunningRouter {
   readonly port: number;
@@ -24,14 +25,17 @@ export interface RunningRouter {
 export async function startRouter(config: RouterConfig, log: Logger): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
   const backends = new MetastoreBackends(config, metrics, log);
-  const handler = new CallHandler(config, backends, metrics, log);
+  const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
+    [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
+  metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
+  const handler = new CallHandler(config, backends, consistency, metrics, log);
   const connections = new Set<ClientConnection>();
   let nextSessionId = 1;
   let accepting = true;
 
   const server: Server = createServer((socket: Socket) => {
     const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const session = { id: nextSessionId++, remoteAddress, identity: null, dedicated: new Map() };
+    const session = { id: nextSessionId++, remoteAddress, identity: null, dedicated: new Map(), holders: new Map() };
     const connection = new ClientConnection(socket, session, handler, metrics, log, config.server);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
@@ -60,6 +64,7 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
   }, log).catch(async (err) => {
     server.close();
     await backends.close();
+    await Promise.all([...consistency.values()].map((c) => c.close()));
     throw err;
   });
   const adminPort = (admin.address() as AddressInfo).port;
@@ -77,6 +82,7 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
       for (const c of connections) c.destroy();
       await stopped;
       await backends.close();
+      await Promise.all([...consistency.values()].map((c) => c.close()));
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
       log.info('hms-router stopped');

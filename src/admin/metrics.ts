@@ -91,6 +91,53 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly readFallbacks = new Counter({
+    name: 'hms_router_read_fallbacks_total',
+    help: 'Reads sent to the primary although replicas exist, by metastore and reason.',
+    labelNames: ['metastore', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicaWait = new Histogram({
+    name: 'hms_router_replica_wait_seconds',
+    help: 'Time reads waited for a replica to reach the session GTID, by metastore and outcome (covered, timeout, unhealthy).',
+    labelNames: ['metastore', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly primaryGtidQueries = new Counter({
+    name: 'hms_router_primary_gtid_queries_total',
+    help: 'GTID reads sent to a primary MySQL (rate = queries per second), by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  /** Set by the server: refreshes the replica gauges when metrics are collected. */
+  collectReplicaState: () => void = () => {};
+
+  readonly replicaLagTransactions = new Gauge({
+    name: 'hms_router_replica_lag_transactions',
+    help: 'Transactions the primary has executed that the replica has not (last known positions).',
+    labelNames: ['metastore', 'replica'] as const,
+    registers: [this.registry],
+    collect: () => this.collectReplicaState(),
+  });
+
+  readonly replicaLagSeconds = new Gauge({
+    name: 'hms_router_replica_lag_seconds',
+    help: 'Seconds behind the primary as the replica reports it.',
+    labelNames: ['metastore', 'replica'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicaHealthy = new Gauge({
+    name: 'hms_router_replica_healthy',
+    help: '1 when the replica (its HMS and MySQL) may serve reads, else 0.',
+    labelNames: ['metastore', 'replica'] as const,
+    registers: [this.registry],
+  });
+
   private readonly unknownSeen = new Set<string>();
 
   constructor() {

@@ -1,6 +1,6 @@
 /**
- * Every metastore's endpoints and their pools, by metastore name. Picks the endpoint a call goes to:
- * the first primary endpoint that is not failing (several primary endpoints = HA).
+ * Every metastore's endpoints and their pools, by metastore name: the primary's endpoints (several
+ * = HA, healthy ones first) and each replica's read-only endpoints.
  */
 import type { Logger } from 'pino';
 import { EndpointPool } from './endpoint-pool';
@@ -9,10 +9,18 @@ import type { RouterMetrics } from '../admin/metrics';
 
 export class MetastoreBackends {
   private readonly primaries = new Map<string, EndpointPool[]>();
+  private readonly replicas = new Map<string, Map<string, EndpointPool[]>>();
 
   constructor(config: RouterConfig, metrics: RouterMetrics, log: Logger) {
     for (const [name, metastore] of Object.entries(config.metastores)) {
       this.primaries.set(name, metastore.primary.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log)));
+      const byReplica = new Map<string, EndpointPool[]>();
+      if (metastore.consistency.mode !== 'off') {
+        for (const replica of metastore.replicas) {
+          byReplica.set(replica.name, replica.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log)));
+        }
+      }
+      this.replicas.set(name, byReplica);
     }
   }
 
@@ -24,8 +32,14 @@ export class MetastoreBackends {
     return [...pools.filter((p) => p.recentFailure() === null), ...pools.filter((p) => p.recentFailure() !== null)];
   }
 
+  /** Pools of each replica of the metastore, by replica name. */
+  replicaPools(metastore: string): ReadonlyMap<string, EndpointPool[]> {
+    return this.replicas.get(metastore) ?? new Map();
+  }
+
   allPools(): EndpointPool[] {
-    return [...this.primaries.values()].flat();
+    const replicaPools = [...this.replicas.values()].flatMap((m) => [...m.values()].flat());
+    return [...[...this.primaries.values()].flat(), ...replicaPools];
   }
 
   async close(): Promise<void> {

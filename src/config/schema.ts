@@ -27,10 +27,47 @@ const timeoutsSchema = z.strictObject({
   retryBackoffMs: z.number().int().min(0).default(1_000),
 }).prefault({});
 
+/** The MySQL (or MariaDB) server whose GTID position tells what an HMS endpoint can see. */
+const mysqlSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(3306),
+  user: z.string(),
+  /** Never logged and never shown by the admin API. */
+  password: z.string().default(''),
+});
+
+const replicaSchema = z.strictObject({
+  /** Shown in metrics and logs. */
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'replica names are letters, digits, _ and -'),
+  /** Read-only HMS endpoints that read from this replica's MySQL. */
+  endpoints: z.array(hostPort).min(1, 'a replica needs at least one HMS endpoint'),
+  mysql: mysqlSchema,
+});
+
+const consistencySchema = z.strictObject({
+  /**
+   * session: a session is one client connection; client: a client address plus set_ugi user, kept
+   * for clientTtlMs; strict: every read needs the primary's GTID as of that read; off: no split.
+   */
+  mode: z.enum(['session', 'client', 'strict', 'off']).default('session'),
+  /** How long a read may wait for a replica to reach the session's GTID before using the primary. */
+  maxWaitMs: z.number().int().min(0).default(200),
+  /** client mode: how long a client's token is remembered after its last call. */
+  clientTtlMs: z.number().int().min(1000).default(300_000),
+  /** How often each replica's GTID, lag and health are polled (between on-demand reads). */
+  pollIntervalMs: z.number().int().min(50).default(1000),
+  /** A MySQL query (GTID read or wait) that takes longer than this marks that server unhealthy. */
+  queryTimeoutMs: z.number().int().min(10).default(2000),
+}).prefault({});
+
 const metastoreSchema = z.strictObject({
   primary: z.strictObject({
     endpoints: z.array(hostPort).min(1, 'a metastore needs at least one primary endpoint'),
+    /** The primary's MySQL: needed for read/write split (replicas), unused otherwise. */
+    mysql: mysqlSchema.optional(),
   }),
+  replicas: z.array(replicaSchema).default([]),
+  consistency: consistencySchema,
   /** The transport the router speaks to this metastore (clients may use either). */
   transport: z.enum(['buffered', 'framed']).default('buffered'),
   pool: poolSchema,
@@ -64,6 +101,20 @@ export const configSchema = z.strictObject({
   /** The metastore that serves calls naming no database, and unknown methods. */
   defaultMetastore: z.string(),
 }).superRefine((cfg, ctx) => {
+  for (const [name, m] of Object.entries(cfg.metastores)) {
+    if (m.replicas.length > 0 && m.consistency.mode !== 'off' && m.primary.mysql === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metastores', name, 'primary', 'mysql'],
+        message: 'replicas need the primary\'s MySQL (host, port, user) to read its GTID; add it or set consistency.mode: off',
+      });
+    }
+    const seen = new Set<string>();
+    m.replicas.forEach((r, i) => {
+      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['metastores', name, 'replicas', i, 'name'], message: `duplicate replica name '${r.name}'` });
+      seen.add(r.name);
+    });
+  }
   if (!(cfg.defaultMetastore in cfg.metastores)) {
     ctx.addIssue({
       code: 'custom',
@@ -75,6 +126,9 @@ export const configSchema = z.strictObject({
 
 export type RouterConfig = z.infer<typeof configSchema>;
 export type MetastoreConfig = RouterConfig['metastores'][string];
+export type MysqlConfig = z.infer<typeof mysqlSchema>;
+export type ReplicaConfig = z.infer<typeof replicaSchema>;
+export type ConsistencyConfig = z.infer<typeof consistencySchema>;
 
 export interface Endpoint {
   readonly host: string;

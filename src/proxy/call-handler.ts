@@ -16,6 +16,7 @@ import type { RouterMetrics } from '../admin/metrics';
 import type { RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
 import type { Identity } from '../backends/identity';
+import type { ConsistencyRouter, FallbackReason } from '../consistency/consistency-router';
 import { BinaryWriter } from '../thrift/binary-writer';
 
 /** Methods that change the metastore connection's own settings; the client keeps that connection. */
@@ -25,6 +26,7 @@ export class CallHandler {
   constructor(
     private readonly config: RouterConfig,
     private readonly backends: MetastoreBackends,
+    private readonly consistency: ReadonlyMap<string, ConsistencyRouter>,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
   ) {}
@@ -48,10 +50,10 @@ export class CallHandler {
     if (header.name === 'set_ugi') session.identity = readIdentity(message);
 
     const metastore = this.config.defaultMetastore;
-    const role = 'primary';
+    let role: 'primary' | 'replica' = 'primary';
     let outcome = 'ok';
     try {
-      const reply = await this.forward(message, call, session, metastore, oneway);
+      const reply = await this.route(message, call, session, metastore, oneway, (served) => { role = served; });
       if (reply !== null) {
         if (reply.header.type === MessageType.EXCEPTION) outcome = 'error';
         // The reply must carry the client's seqid whatever the backend did with it.
@@ -77,9 +79,51 @@ export class CallHandler {
     }
   }
 
-  private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean): Promise<RawMessage | null> {
+  /**
+   * Reads go to a replica when the consistency router allows; a replica that fails the call (or
+   * answers with MetaException) hands the read to the primary, so a sick replica costs no client
+   * error. Everything else goes to the primary; a call that may have changed state there makes the
+   * session take a fresh GTID token before its next replica read.
+   */
+  private async route(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
+    servedBy: (role: 'primary' | 'replica') => void): Promise<RawMessage | null> {
+    const consistency = this.consistency.get(metastore);
+    if (consistency !== undefined && consistency.splitting) {
+      const view = { remoteAddress: session.remoteAddress, identityUser: session.identity?.user ?? null, holders: session.holders, pinned: session.dedicated.size > 0 };
+      const decision = await consistency.decide(call, view);
+      if (decision.role === 'replica') {
+        const replica = decision.replica;
+        replica.busy += 1;
+        let fallback: FallbackReason;
+        try {
+          const reply = await this.forward(message, call, session, metastore, oneway, [replica.pool()]);
+          if (reply === null || !isMetaExceptionReply(reply, call.entry?.metaException)) {
+            servedBy('replica');
+            return reply;
+          }
+          fallback = 'replica_error_reply';
+        } catch (err) {
+          fallback = 'replica_call_failed';
+          this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
+        } finally {
+          replica.busy -= 1;
+        }
+        this.metrics.readFallbacks.inc({ metastore, reason: fallback });
+      } else if (decision.reason !== null) {
+        this.metrics.readFallbacks.inc({ metastore, reason: decision.reason });
+      }
+      try {
+        return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
+      } finally {
+        if (call.entry === null || call.entry.mutates) consistency.afterPrimaryWrite(view);
+      }
+    }
+    return this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
+  }
+
+  private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
+    candidates: readonly EndpointPool[]): Promise<RawMessage | null> {
     const deadline = this.config.metastores[metastore]!.timeouts.callMs;
-    const candidates = this.backends.primaryCandidates(metastore);
     let lastError: BackendError | null = null;
     for (const pool of candidates) {
       if (message.header.name === 'set_ugi' && session.identity !== null) {
@@ -156,6 +200,15 @@ export class CallHandler {
       }
     }
   }
+}
+
+/** True when a reply's result struct carries the method's MetaException (its first field). */
+function isMetaExceptionReply(reply: RawMessage, metaExceptionField: number | undefined): boolean {
+  if (reply.header.type === MessageType.EXCEPTION) return true;
+  if (metaExceptionField === undefined) return false;
+  const at = reply.header.bodyOffset;
+  if (reply.bytes.length < at + 3 || reply.bytes[at] === 0) return false;
+  return reply.bytes.readInt16BE(at + 1) === metaExceptionField;
 }
 
 function readIdentity(message: RawMessage): { user: string; groups: string[] } | null {

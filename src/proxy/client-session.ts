@@ -3,6 +3,7 @@
  */
 import type { BackendConnection } from '../backends/backend-connection';
 import type { Identity } from '../backends/identity';
+import type { TokenHolder } from '../consistency/session-tokens';
 
 export interface ClientSession {
   readonly id: number;
@@ -14,4 +15,6 @@ export interface ClientSession {
    * metastore session carries the client's settings, so the client keeps that connection.
    */
   readonly dedicated: Map<string, BackendConnection>;
+  /** The session's GTID tokens, one per metastore (consistency mode 'session'). */
+  readonly holders: Map<string, TokenHolder>;
 }

@@ -1,0 +1,148 @@
+/**
+ * Read/write split for one metastore: decides whether a read can go to a replica (one whose MySQL
+ * has executed the session's token) or must go to the primary, and why. Writes invalidate tokens.
+ */
+import type { Logger } from 'pino';
+import { ClientTokens, TokenHolder } from './session-tokens';
+import { PrimaryGtid } from './primary-gtid';
+import { ReplicaTracker } from './replica-tracker';
+import { GtidServer } from './gtid-server';
+import { transactionsBehind } from './lag';
+import type { GtidState } from './gtid';
+import type { CallInfo } from '../hms/call-info';
+import type { MetastoreConfig } from '../config/schema';
+import type { EndpointPool } from '../backends/endpoint-pool';
+import type { RouterMetrics } from '../admin/metrics';
+
+export type FallbackReason =
+  | 'replica_lagging' // no replica reached the token within maxWaitMs
+  | 'replica_unhealthy' // every replica's HMS or MySQL is failing
+  | 'primary_gtid_unavailable' // the primary's MySQL could not be read: the primary is the safe choice
+  | 'replica_call_failed' // the replica's HMS failed the call; the read was sent to the primary
+  | 'replica_error_reply'; // the replica's HMS answered with MetaException; the read was sent to the primary
+
+export type ReadDecision =
+  | { readonly role: 'replica'; readonly replica: ReplicaTracker }
+  | { readonly role: 'primary'; readonly reason: FallbackReason | null };
+
+/** What a client session keeps per metastore. */
+export interface SessionView {
+  readonly remoteAddress: string;
+  readonly identityUser: string | null;
+  readonly holders: Map<string, TokenHolder>;
+  /** After setMetaConf the session's settings live on one primary connection: no replica reads. */
+  readonly pinned: boolean;
+}
+
+const PRIMARY: ReadDecision = { role: 'primary', reason: null };
+
+export class ConsistencyRouter {
+  readonly replicas: ReplicaTracker[];
+  private readonly primary: PrimaryGtid | null;
+  private readonly primaryServer: GtidServer | null;
+  private readonly clientTokens: ClientTokens;
+
+  constructor(
+    readonly metastore: string,
+    private readonly config: MetastoreConfig,
+    replicaPools: ReadonlyMap<string, EndpointPool[]>,
+    private readonly metrics: RouterMetrics,
+    log: Logger,
+  ) {
+    const c = config.consistency;
+    this.clientTokens = new ClientTokens(c.clientTtlMs);
+    const enabled = c.mode !== 'off' && config.replicas.length > 0 && config.primary.mysql !== undefined;
+    this.primaryServer = enabled ? new GtidServer(`${metastore} primary`, config.primary.mysql!, c.queryTimeoutMs, 4) : null;
+    this.primary = this.primaryServer === null ? null
+      : new PrimaryGtid(this.primaryServer, () => metrics.primaryGtidQueries.inc({ metastore }));
+    this.replicas = enabled ? config.replicas.map((r) => new ReplicaTracker(r.name, metastore,
+      new GtidServer(`${metastore} replica ${r.name}`, r.mysql, c.queryTimeoutMs), replicaPools.get(r.name)!, log)) : [];
+    for (const r of this.replicas) r.startPolling(c.pollIntervalMs);
+  }
+
+  get splitting(): boolean {
+    return this.primary !== null;
+  }
+
+  async decide(call: CallInfo, session: SessionView): Promise<ReadDecision> {
+    if (this.primary === null || call.entry?.kind !== 'read' || session.pinned) return PRIMARY;
+    let token: GtidState;
+    try {
+      token = await this.tokenFor(session);
+    } catch {
+      return { role: 'primary', reason: 'primary_gtid_unavailable' };
+    }
+    const healthy = this.replicas.filter((r) => r.unhealthyReason() === null).sort((a, b) => a.busy - b.busy);
+    if (healthy.length === 0) return { role: 'primary', reason: 'replica_unhealthy' };
+    const ready = healthy.find((r) => r.coversNow(token));
+    if (ready !== undefined) return { role: 'replica', replica: ready };
+    const candidate = healthy[0]!;
+    const started = process.hrtime.bigint();
+    const result = await candidate.ensureCovers(token, this.config.consistency.maxWaitMs);
+    this.metrics.replicaWait.observe({ metastore: this.metastore, outcome: result }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (result === 'covered') return { role: 'replica', replica: candidate };
+    return { role: 'primary', reason: result === 'timeout' ? 'replica_lagging' : 'replica_unhealthy' };
+  }
+
+  /** A call that may have changed state went to the primary: the session's next read needs a new token. */
+  afterPrimaryWrite(session: SessionView): void {
+    if (this.primary === null) return;
+    const holder = this.holderFor(session);
+    holder.token = null;
+    holder.generation += 1;
+  }
+
+  private holderFor(session: SessionView): TokenHolder {
+    if (this.config.consistency.mode === 'client') {
+      return this.clientTokens.holder(ClientTokens.key(session.remoteAddress, session.identityUser));
+    }
+    let holder = session.holders.get(this.metastore);
+    if (holder === undefined) {
+      holder = { token: null, generation: 0 };
+      session.holders.set(this.metastore, holder);
+    }
+    return holder;
+  }
+
+  private async tokenFor(session: SessionView): Promise<GtidState> {
+    if (this.config.consistency.mode === 'strict') return this.primary!.current();
+    const holder = this.holderFor(session);
+    if (holder.token !== null) return holder.token;
+    const generation = holder.generation;
+    const token = await this.primary!.current();
+    // A write that completed while this read was in flight must not be shadowed by an older token.
+    if (holder.generation === generation) holder.token = token;
+    return token;
+  }
+
+  /** Updates the lag gauges from the last known positions. */
+  collectLag(): void {
+    const primary = this.primary?.last ?? null;
+    for (const r of this.replicas) {
+      const labels = { metastore: this.metastore, replica: r.name };
+      this.metrics.replicaHealthy.set(labels, r.unhealthyReason() === null ? 1 : 0);
+      if (primary !== null && r.executed !== null) {
+        this.metrics.replicaLagTransactions.set(labels, Number(transactionsBehind(r.executed, primary)));
+      }
+      if (r.secondsBehind !== null) this.metrics.replicaLagSeconds.set(labels, r.secondsBehind);
+    }
+  }
+
+  /** For the admin API and logs: replica states without secrets. */
+  describe(): object {
+    return {
+      metastore: this.metastore,
+      mode: this.config.consistency.mode,
+      splitting: this.splitting,
+      primaryMysql: this.primaryServer?.address ?? null,
+      primaryGtidError: this.primary?.lastError ?? null,
+      replicas: this.replicas.map((r) => ({ name: r.name, mysql: r.server.address, healthy: r.unhealthyReason() === null,
+        reason: r.unhealthyReason(), busy: r.busy, secondsBehind: r.secondsBehind })),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.replicas) r.stopPolling();
+    await Promise.all([this.primaryServer?.close(), ...this.replicas.map((r) => r.server.close())]);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Read/write split with GTID consistency on the real stack: the rw metastore on the MariaDB primary,
+ * the ro metastore on its GTID replica. Reads go to the replica only when its MySQL has executed the
+ * session's GTID; with the replica's SQL thread stopped, reads still see the session's own writes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { status, up } from '../../stack/stack';
+import { stackLayout } from '../../stack/layout';
+import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../../stack/replication';
+import { HmsTestClient, args } from '../support/hms-test-client';
+import { startTestRouter, TestRouter } from '../support/router-harness';
+
+const stack = status();
+const primaryPort = stack.mysql.primary.port;
+const replicaPort = stack.mysql.replica.port;
+
+function splitConfig(mode: 'session' | 'client' | 'strict', extra: Record<string, unknown> = {}) {
+  const s = status();
+  return {
+    metastores: {
+      rw: {
+        primary: {
+          endpoints: [`127.0.0.1:${s.metastores.rw.port}`],
+          mysql: { host: '127.0.0.1', port: s.mysql.primary.port, user: s.routerMysqlUser.user, password: s.routerMysqlUser.password },
+        },
+        replicas: [{
+          name: 'r1',
+          endpoints: [`127.0.0.1:${s.metastores.ro.port}`],
+          mysql: { host: '127.0.0.1', port: s.mysql.replica.port, user: s.routerMysqlUser.user, password: s.routerMysqlUser.password },
+        }],
+        consistency: { mode, maxWaitMs: 300, pollIntervalMs: 200, ...extra },
+        timeouts: { callMs: 10_000, retryBackoffMs: 500 },
+      },
+    },
+  };
+}
+
+async function getDatabase(client: HmsTestClient, name: string): Promise<'found' | 'missing'> {
+  const r = await client.call('get_database', args.name(name));
+  if (r.result[0] !== undefined) return 'found';
+  if (r.result[1] !== undefined) return 'missing';
+  throw new Error(`get_database(${name}): ${JSON.stringify(r.result)}`);
+}
+
+const created: string[] = [];
+function dbName(tag: string): string {
+  const name = `consistency_${tag}_${Date.now()}`;
+  created.push(name);
+  return name;
+}
+
+afterAll(async () => {
+  await startReplicaSqlThread(replicaPort);
+  const c = await HmsTestClient.connect(status().metastores.rw.port);
+  for (const name of created) await c.call('drop_database', args.dropDatabase(name));
+  c.close();
+});
+
+describe('session mode', () => {
+  let router: TestRouter;
+  beforeAll(async () => { router = await startTestRouter(splitConfig('session')); });
+  afterAll(async () => { await router.close(); });
+  afterEach(async () => { await startReplicaSqlThread(replicaPort); });
+
+  it('serves reads after a write from the caught-up replica', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const name = dbName('caughtup');
+    await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+    const before = await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' });
+    for (let i = 0; i < 10; i++) expect(await getDatabase(client, name)).toBe('found');
+    // The replica applies within the wait bound, so every one of these reads is the replica's.
+    expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' }) - before).toBe(10);
+    expect(await router.metric('hms_router_calls_total', { method: 'create_database', role: 'primary' })).toBe(1);
+    client.close();
+  });
+
+  it('never shows stale data while the replica SQL thread is stopped (same and new connection)', async () => {
+    await stopReplicaSqlThread(replicaPort);
+    const name = dbName('lagging');
+    const writer = await HmsTestClient.connect(router.port);
+    await writer.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+    // The replica really is stale: its own metastore does not have the database.
+    const ro = await HmsTestClient.connect(stack.metastores.ro.port);
+    expect(await getDatabase(ro, name)).toBe('missing');
+    ro.close();
+
+    const lagging = await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_lagging' });
+    expect(await getDatabase(writer, name)).toBe('found');
+    const fresh = await HmsTestClient.connect(router.port);
+    expect(await getDatabase(fresh, name)).toBe('found');
+    expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_lagging' })).toBe(lagging + 2);
+
+    // Reads that the replica's position covers still go to it (an older database).
+    const old = created[0]!;
+    const replicaReads = await router.metric('hms_router_calls_total', { role: 'replica' });
+    const oldReader = await HmsTestClient.connect(router.port);
+    // A new session's token is the primary's position, which includes the unapplied write: primary.
+    expect(await getDatabase(oldReader, old)).toBe('found');
+    expect(await router.metric('hms_router_calls_total', { role: 'replica' })).toBe(replicaReads);
+
+    await startReplicaSqlThread(replicaPort);
+    await waitForReplicaToCatchUp(primaryPort, replicaPort, 30);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await getDatabase(fresh, name)).toBe('found');
+    expect(await router.metric('hms_router_calls_total', { role: 'replica' })).toBe(replicaReads + 1);
+    for (const c of [writer, fresh, oldReader]) c.close();
+  });
+
+  it('a read waits for a replica that catches up within the bound', async () => {
+    await stopReplicaSqlThread(replicaPort);
+    const name = dbName('waits');
+    const client = await HmsTestClient.connect(router.port);
+    await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+    const covered = await router.metric('hms_router_replica_wait_seconds_count', { outcome: 'covered' });
+    setTimeout(() => { void startReplicaSqlThread(replicaPort); }, 50);
+    const routerWithLongWait = await startTestRouter(splitConfig('session', { maxWaitMs: 5000 }));
+    const other = await HmsTestClient.connect(routerWithLongWait.port);
+    expect(await getDatabase(other, name)).toBe('found');
+    expect(await routerWithLongWait.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+    expect(covered).toBeGreaterThanOrEqual(0);
+    other.close();
+    client.close();
+    await routerWithLongWait.close();
+  });
+});
+
+describe('client mode', () => {
+  it('a write on one connection is seen by a read on a new connection of the same client', async () => {
+    const router = await startTestRouter(splitConfig('client'));
+    try {
+      await stopReplicaSqlThread(replicaPort);
+      const name = dbName('client');
+      const writer = await HmsTestClient.connect(router.port);
+      await writer.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      writer.close();
+      for (let i = 0; i < 3; i++) {
+        const reader = await HmsTestClient.connect(router.port);
+        expect(await getDatabase(reader, name)).toBe('found');
+        reader.close();
+      }
+      await startReplicaSqlThread(replicaPort);
+      await waitForReplicaToCatchUp(primaryPort, replicaPort, 30);
+      // Caught up: new connections of the client read from the replica, reusing the client's token
+      // (no primary GTID query per connection).
+      const queries = await router.metric('hms_router_primary_gtid_queries_total');
+      const replicaReads = await router.metric('hms_router_calls_total', { role: 'replica' });
+      for (let i = 0; i < 10; i++) {
+        const reader = await HmsTestClient.connect(router.port);
+        expect(await getDatabase(reader, name)).toBe('found');
+        reader.close();
+      }
+      expect(await router.metric('hms_router_calls_total', { role: 'replica' }) - replicaReads).toBe(10);
+      expect(await router.metric('hms_router_primary_gtid_queries_total') - queries).toBeLessThanOrEqual(1);
+    } finally {
+      await startReplicaSqlThread(replicaPort);
+      await router.close();
+    }
+  });
+});
+
+describe('replica faults under load', () => {
+  /** Clients reading (and sometimes writing) for `ms`; returns the errors they saw. */
+  async function load(port: number, ms: number, reads: string[]): Promise<{ calls: number; errors: string[] }> {
+    const errors: string[] = [];
+    let calls = 0;
+    const deadline = Date.now() + ms;
+    await Promise.all(Array.from({ length: 6 }, async (_, w) => {
+      while (Date.now() < deadline) {
+        const c = await HmsTestClient.connect(port);
+        try {
+          const name = reads[(calls + w) % reads.length]!;
+          const found = await getDatabase(c, name);
+          if (found !== 'found') errors.push(`stale or missing: ${name}`);
+        } catch (err) {
+          errors.push((err as Error).message);
+        } finally {
+          c.close();
+          calls += 1;
+        }
+      }
+    }));
+    return { calls, errors };
+  }
+
+  it('replica HMS killed, then replica MySQL killed: zero client errors, reads move to the primary', async () => {
+    const router = await startTestRouter(splitConfig('session'));
+    const names = [dbName('load_a'), dbName('load_b')];
+    const setup = await HmsTestClient.connect(router.port);
+    for (const n of names) await setup.success('create_database', args.createDatabase(n, `${stack.warehouse}/${n}.db`));
+    setup.close();
+    await waitForReplicaToCatchUp(primaryPort, replicaPort, 30);
+    try {
+      const warm = await load(router.port, 1500, names);
+      expect(warm.errors).toEqual([]);
+      expect(await router.metric('hms_router_calls_total', { role: 'replica' })).toBeGreaterThan(0);
+
+      // Kill the replica's metastore in the middle of the load.
+      const running = load(router.port, 4000, names);
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(status().metastores.ro.pid!, 'SIGKILL');
+      const duringHmsKill = await running;
+      expect(duringHmsKill.errors).toEqual([]);
+      expect(duringHmsKill.calls).toBeGreaterThan(20);
+      await up(stackLayout(stack.hiveVersion));
+
+      // Now kill the replica's MariaDB.
+      await new Promise((r) => setTimeout(r, 1000));
+      const running2 = load(router.port, 4000, names);
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(status().mysql.replica.pid!, 'SIGKILL');
+      const duringMysqlKill = await running2;
+      expect(duringMysqlKill.errors).toEqual([]);
+      expect(await router.metric('hms_router_read_fallbacks_total')).toBeGreaterThan(0);
+    } finally {
+      await up(stackLayout(stack.hiveVersion));
+      await router.close();
+    }
+  });
+});
