@@ -29,6 +29,8 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
   const handler = new CallHandler(config, backends, consistency, metrics, log);
+  // Replicas start as unchecked (their reads would go to the primary): check each once first.
+  await Promise.all([...consistency.values()].map((c) => c.ready()));
   const connections = new Set<ClientConnection>();
   let nextSessionId = 1;
   let accepting = true;

@@ -57,7 +57,14 @@ export class ConsistencyRouter {
       : new PrimaryGtid(this.primaryServer, () => metrics.primaryGtidQueries.inc({ metastore }));
     this.replicas = enabled ? config.replicas.map((r) => new ReplicaTracker(r.name, metastore,
       new GtidServer(`${metastore} replica ${r.name}`, r.mysql, c.queryTimeoutMs), replicaPools.get(r.name)!, log)) : [];
-    for (const r of this.replicas) r.startPolling(c.pollIntervalMs);
+    this.firstPoll = Promise.all(this.replicas.map((r) => r.startPolling(c.pollIntervalMs))).then(() => undefined);
+  }
+
+  private readonly firstPoll: Promise<void>;
+
+  /** Resolves once every replica was checked once (so the first reads can use healthy replicas). */
+  ready(): Promise<void> {
+    return this.firstPoll;
   }
 
   get splitting(): boolean {

@@ -48,13 +48,16 @@ export class ReplicaTracker {
     return this.pools.find((p) => p.recentFailure() === null) ?? this.pools[0]!;
   }
 
-  startPolling(intervalMs: number): void {
+  /** Polls now (resolving when done), then every `intervalMs`. */
+  startPolling(intervalMs: number): Promise<void> {
     const tick = () => {
       void this.poll().finally(() => {
         if (this.timer !== null) this.timer = setTimeout(tick, intervalMs).unref();
       });
     };
-    this.timer = setTimeout(tick, 0).unref();
+    const first = this.poll();
+    this.timer = setTimeout(() => { void first.finally(() => { if (this.timer !== null) this.timer = setTimeout(tick, intervalMs).unref(); }); }, 0).unref();
+    return first;
   }
 
   stopPolling(): void {

@@ -97,7 +97,11 @@ export class CallHandler {
         let fallback: FallbackReason;
         try {
           const reply = await this.forward(message, call, session, metastore, oneway, [replica.pool()]);
-          if (reply === null || !isMetaExceptionReply(reply, call.entry?.metaException)) {
+          const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
+          // A replica whose MySQL just died may answer "no such object": before trusting a declared
+          // exception, check the replica's MySQL again.
+          if (exception === 'declared') await replica.poll();
+          if (exception === 'none' || (exception === 'declared' && replica.unhealthyReason() === null)) {
             servedBy('replica');
             return reply;
           }
@@ -202,13 +206,18 @@ export class CallHandler {
   }
 }
 
-/** True when a reply's result struct carries the method's MetaException (its first field). */
-function isMetaExceptionReply(reply: RawMessage, metaExceptionField: number | undefined): boolean {
-  if (reply.header.type === MessageType.EXCEPTION) return true;
-  if (metaExceptionField === undefined) return false;
+/**
+ * What kind of failure a reply carries: 'meta' for a TApplicationException or the method's
+ * MetaException (the metastore failed), 'declared' for another declared exception (e.g. no such
+ * object), 'none' for a result.
+ */
+function replyException(reply: RawMessage, metaExceptionField: number | undefined): 'none' | 'meta' | 'declared' {
+  if (reply.header.type === MessageType.EXCEPTION) return 'meta';
   const at = reply.header.bodyOffset;
-  if (reply.bytes.length < at + 3 || reply.bytes[at] === 0) return false;
-  return reply.bytes.readInt16BE(at + 1) === metaExceptionField;
+  if (reply.bytes.length < at + 3 || reply.bytes[at] === 0) return 'none';
+  const field = reply.bytes.readInt16BE(at + 1);
+  if (field === 0) return 'none';
+  return field === metaExceptionField ? 'meta' : 'declared';
 }
 
 function readIdentity(message: RawMessage): { user: string; groups: string[] } | null {

@@ -39,12 +39,16 @@ export async function startTestRouter(raw: Record<string, unknown> = {}): Promis
     config,
     logs,
     async metric(name, labels = {}) {
+      // Histograms list their _count/_sum/_bucket series under the histogram's name.
       const json = await router.metrics.registry.getMetricsAsJSON();
-      const m = json.find((x) => x.name === name);
-      if (m === undefined) return 0;
-      return (m.values as Array<{ labels: Record<string, string | number>; value: number }>)
-        .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-        .reduce((sum, v) => sum + v.value, 0);
+      let sum = 0;
+      for (const m of json) {
+        for (const v of m.values as Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>) {
+          if ((v.metricName ?? m.name) !== name) continue;
+          if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) sum += v.value;
+        }
+      }
+      return sum;
     },
   };
 }
