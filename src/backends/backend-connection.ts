@@ -13,6 +13,8 @@ export interface BackendConnectionOptions {
   readonly transport: Transport;
   readonly connectTimeoutMs: number;
   readonly maxReplyBytes: number;
+  /** Local address to connect from (tests and benchmarks that play several client hosts). */
+  readonly localAddress?: string;
 }
 
 interface PendingCall {
@@ -39,7 +41,7 @@ export class BackendConnection {
 
   static connect(endpoint: Endpoint, options: BackendConnectionOptions): Promise<BackendConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: endpoint.host, port: endpoint.port });
+      const socket = connect({ host: endpoint.host, port: endpoint.port, localAddress: options.localAddress });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new BackendError('connect_timeout', endpoint.address,

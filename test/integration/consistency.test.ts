@@ -124,6 +124,48 @@ describe('session mode', () => {
   });
 });
 
+describe('strict mode and an unreachable primary MySQL', () => {
+  it('strict: every read needs the primary GTID as of that read', async () => {
+    const router = await startTestRouter(splitConfig('strict'));
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('strict');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      const queries = await router.metric('hms_router_primary_gtid_queries_total');
+      for (let i = 0; i < 5; i++) expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_primary_gtid_queries_total') - queries).toBe(5);
+      // A write by someone else (directly on the primary) is seen by the next strict read.
+      await stopReplicaSqlThread(replicaPort);
+      const other = dbName('strict_other');
+      const direct = await HmsTestClient.connect(stack.metastores.rw.port);
+      await direct.success('create_database', args.createDatabase(other, `${stack.warehouse}/${other}.db`));
+      direct.close();
+      expect(await getDatabase(client, other)).toBe('found');
+      client.close();
+    } finally {
+      await startReplicaSqlThread(replicaPort);
+      await router.close();
+    }
+  });
+
+  it('primary MySQL unreachable: reads go to the primary metastore, no client error, reason counted', async () => {
+    const config = splitConfig('session') as { metastores: { rw: { primary: { mysql: { port: number } } } } };
+    config.metastores.rw.primary.mysql.port = 1; // nothing listens there
+    const router = await startTestRouter(config);
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('nogtid');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'primary_gtid_unavailable' })).toBe(1);
+      expect(await router.metric('hms_router_calls_total', { role: 'replica' })).toBe(0);
+      client.close();
+    } finally {
+      await router.close();
+    }
+  });
+});
+
 describe('client mode', () => {
   it('a write on one connection is seen by a read on a new connection of the same client', async () => {
     const router = await startTestRouter(splitConfig('client'));

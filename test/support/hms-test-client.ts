@@ -21,9 +21,9 @@ export class HmsTestClient {
   private seqid = 0;
   private constructor(private readonly connection: BackendConnection) {}
 
-  static async connect(port: number, transport: Transport = 'buffered', host = '127.0.0.1'): Promise<HmsTestClient> {
+  static async connect(port: number, transport: Transport = 'buffered', host = '127.0.0.1', localAddress?: string): Promise<HmsTestClient> {
     const connection = await BackendConnection.connect({ host, port, address: `${host}:${port}` },
-      { transport, connectTimeoutMs: 5000, maxReplyBytes: 1 << 30 });
+      { transport, connectTimeoutMs: 5000, maxReplyBytes: 1 << 30, localAddress });
     return new HmsTestClient(connection);
   }
 
@@ -70,6 +70,18 @@ export const args = {
       .fieldStop();
   },
   name: (name: string) => (w: BinaryWriter) => { w.fieldBegin(TType.STRING, 1).string(name); },
+  /** alter_database(1: dbname, 2: Database) with the given parameters. */
+  alterDatabase: (name: string, location: string, params: Record<string, string>) => (w: BinaryWriter) => {
+    const entries = Object.entries(params);
+    w.fieldBegin(TType.STRING, 1).string(name)
+      .fieldBegin(TType.STRUCT, 2)
+      .fieldBegin(TType.STRING, 1).string(name)
+      .fieldBegin(TType.STRING, 2).string('created by a test')
+      .fieldBegin(TType.STRING, 3).string(location)
+      .fieldBegin(TType.MAP, 4).mapBegin(TType.STRING, TType.STRING, entries.length);
+    for (const [k, v] of entries) w.string(k).string(v);
+    w.fieldStop();
+  },
   dropDatabase: (name: string) => (w: BinaryWriter) => {
     w.fieldBegin(TType.STRING, 1).string(name).fieldBegin(TType.BOOL, 2).bool(true).fieldBegin(TType.BOOL, 3).bool(true);
   },

@@ -1,0 +1,217 @@
+/**
+ * Read/write split under an engine-like workload, on the real stack (rw metastore on the MariaDB
+ * primary, ro metastore on its GTID replica). Writes bench/results/consistency.json.
+ *
+ *   npm run bench:consistency [-- --seconds 10 --clients 12]
+ *
+ * Each client (its own loopback address, so `client` mode sees separate clients) owns a database and
+ * loops: alter its parameters (write), then 10 reads, each on a new connection, each checking that
+ * the read shows the client's last write (else: a stale read). Phases: replica applying normally,
+ * and injected lag (the replica's SQL thread stopped and started in cycles). Modes: session, client.
+ * Baseline: the same workload directly against the rw metastore.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { status } from '../stack/stack';
+import { REPO_ROOT } from '../stack/layout';
+import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
+import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : fallback; };
+const SECONDS = flag('--seconds', 10);
+const CLIENTS = flag('--clients', 12);
+const READS_PER_WRITE = 10;
+const ROUTER_PORT = 19982;
+const ADMIN_PORT = 19983;
+const stack = status();
+
+interface PhaseResult {
+  mode: string; phase: string; seconds: number; writes: number; reads: number; staleReads: number; errors: number;
+  readP50Ms: number; readP99Ms: number; replicaShare: number | null; fallbacks: Record<string, number>;
+  waitP50Ms: number | null; waitP99Ms: number | null; primaryGtidQueriesPerSec: number | null;
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(3);
+}
+
+async function scrape(): Promise<Map<string, number>> {
+  const text = await fetch(`http://127.0.0.1:${ADMIN_PORT}/metrics`).then((r) => r.text());
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+function sumWhere(m: Map<string, number>, prefix: string, contains: string[] = []): number {
+  let sum = 0;
+  for (const [k, v] of m) if (k.startsWith(prefix) && contains.every((c) => k.includes(c))) sum += v;
+  return sum;
+}
+
+/** Approximate quantile (ms) of the replica wait histogram between two scrapes. */
+function waitQuantile(before: Map<string, number>, after: Map<string, number>, q: number): number | null {
+  const buckets: Array<[number, number]> = [];
+  for (const [k, v] of after) {
+    const m = /^hms_router_replica_wait_seconds_bucket\{.*le="([^"]+)".*\}$/.exec(k);
+    if (m === null) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    const prev = buckets.find((b) => b[0] === le);
+    const delta = v - (before.get(k) ?? 0);
+    if (prev) prev[1] += delta; else buckets.push([le, delta]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  const bound = buckets.find((b) => b[1] >= q * total)![0];
+  return bound === Infinity ? null : bound * 1000;
+}
+
+async function startRouter(mode: string): Promise<ChildProcess> {
+  const dir = join(REPO_ROOT, '.work', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `consistency-${mode}.yaml`);
+  const u = stack.routerMysqlUser;
+  writeFileSync(file, [
+    `server: { host: 127.0.0.1, port: ${ROUTER_PORT} }`,
+    `admin: { port: ${ADMIN_PORT} }`,
+    'log: { level: warn }',
+    'metastores:',
+    '  rw:',
+    `    primary: { endpoints: ["127.0.0.1:${stack.metastores.rw.port}"], mysql: { port: ${stack.mysql.primary.port}, user: ${u.user}, password: ${u.password} } }`,
+    `    replicas: [{ name: r1, endpoints: ["127.0.0.1:${stack.metastores.ro.port}"], mysql: { port: ${stack.mysql.replica.port}, user: ${u.user}, password: ${u.password} } }]`,
+    `    consistency: { mode: ${mode}, maxWaitMs: 200 }`,
+    '    pool: { minIdle: 8, max: 64 }',
+    'defaultMetastore: rw',
+  ].join('\n'));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'cli.js'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`http://127.0.0.1:${ADMIN_PORT}/readyz`)).ok) return child; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('router did not start (run npm run build first)');
+}
+
+async function stopRouter(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The workload: returns client-side counts and read latencies. */
+async function workload(port: number, seconds: number): Promise<{ writes: number; reads: number; stale: number; errors: number; latencies: number[] }> {
+  const deadline = Date.now() + seconds * 1000;
+  let writes = 0; let reads = 0; let stale = 0; let errors = 0;
+  const latencies: number[] = [];
+  await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
+    const localAddress = `127.0.0.${10 + i}`;
+    const db = `bench_consistency_${i}`;
+    const location = `${stack.warehouse}/${db}.db`;
+    let version = 0;
+    while (Date.now() < deadline) {
+      version += 1;
+      const writer = await HmsTestClient.connect(port, 'buffered', '127.0.0.1', localAddress);
+      try {
+        await writer.success('alter_database', callArgs.alterDatabase(db, location, { version: String(version) }));
+        writes += 1;
+      } catch { errors += 1; } finally { writer.close(); }
+      for (let r = 0; r < READS_PER_WRITE && Date.now() < deadline; r++) {
+        const t0 = performance.now();
+        const reader = await HmsTestClient.connect(port, 'buffered', '127.0.0.1', localAddress);
+        try {
+          const result = await reader.call('get_database', callArgs.name(db));
+          latencies.push(performance.now() - t0);
+          reads += 1;
+          const database = result.result[0] as Record<number, unknown> | undefined;
+          const params = new Map((database?.[4] as Array<[string, string]> | undefined) ?? []);
+          if (params.get('version') !== String(version)) stale += 1;
+        } catch { errors += 1; } finally { reader.close(); }
+      }
+    }
+  }));
+  return { writes, reads, stale, errors, latencies };
+}
+
+/** Stops and starts the replica's SQL thread in cycles until `stop` is set. */
+function injectLag(): { stop: () => Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await stopReplicaSqlThread(stack.mysql.replica.port);
+      await new Promise((r) => setTimeout(r, 1500));
+      await startReplicaSqlThread(stack.mysql.replica.port);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; await startReplicaSqlThread(stack.mysql.replica.port); } };
+}
+
+async function main(): Promise<void> {
+  if (!stack.running) throw new Error("the local stack is not running; start it with 'npm run stack -- up'");
+  const setup = await HmsTestClient.connect(stack.metastores.rw.port);
+  for (let i = 0; i < CLIENTS; i++) {
+    const db = `bench_consistency_${i}`;
+    await setup.call('drop_database', callArgs.dropDatabase(db));
+    await setup.success('create_database', callArgs.createDatabase(db, `${stack.warehouse}/${db}.db`));
+  }
+  await waitForReplicaToCatchUp(stack.mysql.primary.port, stack.mysql.replica.port);
+  const results: PhaseResult[] = [];
+
+  const direct = await workload(stack.metastores.rw.port, SECONDS);
+  results.push({ mode: 'direct (baseline)', phase: 'normal', seconds: SECONDS, writes: direct.writes, reads: direct.reads,
+    staleReads: direct.stale, errors: direct.errors, readP50Ms: percentile(direct.latencies, 50), readP99Ms: percentile(direct.latencies, 99),
+    replicaShare: null, fallbacks: {}, waitP50Ms: null, waitP99Ms: null, primaryGtidQueriesPerSec: null });
+
+  for (const mode of ['session', 'client']) {
+    const router = await startRouter(mode);
+    try {
+      for (const phase of ['normal', 'lag']) {
+        const before = await scrape();
+        const lag = phase === 'lag' ? injectLag() : null;
+        const run = await workload(ROUTER_PORT, SECONDS);
+        await lag?.stop();
+        const after = await scrape();
+        const delta = (prefix: string, contains: string[] = []) => sumWhere(after, prefix, contains) - sumWhere(before, prefix, contains);
+        const replicaReads = delta('hms_router_calls_total', ['method="get_database"', 'role="replica"']);
+        const allReads = delta('hms_router_calls_total', ['method="get_database"']);
+        const fallbacks: Record<string, number> = {};
+        for (const reason of ['replica_lagging', 'replica_unhealthy', 'primary_gtid_unavailable', 'replica_call_failed', 'replica_error_reply']) {
+          const n = delta('hms_router_read_fallbacks_total', [`reason="${reason}"`]);
+          if (n > 0) fallbacks[reason] = n;
+        }
+        const row: PhaseResult = {
+          mode, phase, seconds: SECONDS, writes: run.writes, reads: run.reads, staleReads: run.stale, errors: run.errors,
+          readP50Ms: percentile(run.latencies, 50), readP99Ms: percentile(run.latencies, 99),
+          replicaShare: allReads > 0 ? +(replicaReads / allReads).toFixed(3) : null, fallbacks,
+          waitP50Ms: waitQuantile(before, after, 0.5), waitP99Ms: waitQuantile(before, after, 0.99),
+          primaryGtidQueriesPerSec: +(delta('hms_router_primary_gtid_queries_total') / SECONDS).toFixed(1),
+        };
+        results.push(row);
+        process.stderr.write(`${JSON.stringify(row)}\n`);
+      }
+    } finally {
+      await stopRouter(router);
+    }
+  }
+  for (let i = 0; i < CLIENTS; i++) await setup.call('drop_database', callArgs.dropDatabase(`bench_consistency_${i}`));
+  setup.close();
+  const report = {
+    benchmark: 'consistency', date: new Date().toISOString(), hiveVersion: stack.hiveVersion, clients: CLIENTS,
+    readsPerWrite: READS_PER_WRITE, secondsPerPhase: SECONDS, connectionPerCall: true,
+    goals: { staleReads: 0, replicaShareNormalAtLeast: 0.9 },
+    results,
+  };
+  mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench', 'results', 'consistency.json'), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+main().catch((err: Error) => { process.stderr.write(`bench: ${err.message}\n`); process.exit(1); });
