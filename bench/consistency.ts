@@ -10,13 +10,13 @@
  * and injected lag (the replica's SQL thread stopped and started in cycles). Modes: session, client.
  * Baseline: the same workload directly against the rw metastore.
  */
-import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '../stack/stack';
 import { REPO_ROOT } from '../stack/layout';
 import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
+import { percentile, startRouterProcess, stopRouterProcess } from './router-process';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : fallback; };
@@ -33,11 +33,6 @@ interface PhaseResult {
   waitP50Ms: number | null; waitP99Ms: number | null; primaryGtidQueriesPerSec: number | null;
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(3);
-}
 
 async function scrape(): Promise<Map<string, number>> {
   const text = await fetch(`http://127.0.0.1:${ADMIN_PORT}/metrics`).then((r) => r.text());
@@ -74,12 +69,9 @@ function waitQuantile(before: Map<string, number>, after: Map<string, number>, q
   return bound === Infinity ? null : bound * 1000;
 }
 
-async function startRouter(mode: string): Promise<ChildProcess> {
-  const dir = join(REPO_ROOT, '.work', 'bench');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `consistency-${mode}.yaml`);
+function startRouter(mode: string) {
   const u = stack.routerMysqlUser;
-  writeFileSync(file, [
+  return startRouterProcess(`consistency-${mode}`, [
     `server: { host: 127.0.0.1, port: ${ROUTER_PORT} }`,
     `admin: { port: ${ADMIN_PORT} }`,
     'log: { level: warn }',
@@ -90,20 +82,7 @@ async function startRouter(mode: string): Promise<ChildProcess> {
     `    consistency: { mode: ${mode}, maxWaitMs: 200 }`,
     '    pool: { minIdle: 8, max: 64 }',
     'defaultMetastore: rw',
-  ].join('\n'));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'cli.js'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${ADMIN_PORT}/readyz`)).ok) return child; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('router did not start (run npm run build first)');
-}
-
-async function stopRouter(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  ], ADMIN_PORT);
 }
 
 /** The workload: returns client-side counts and read latencies. */
@@ -167,7 +146,7 @@ async function main(): Promise<void> {
 
   const direct = await workload(stack.metastores.rw.port, SECONDS);
   results.push({ mode: 'direct (baseline)', phase: 'normal', seconds: SECONDS, writes: direct.writes, reads: direct.reads,
-    staleReads: direct.stale, errors: direct.errors, readP50Ms: percentile(direct.latencies, 50), readP99Ms: percentile(direct.latencies, 99),
+    staleReads: direct.stale, errors: direct.errors, readP50Ms: +percentile(direct.latencies, 50).toFixed(3), readP99Ms: +percentile(direct.latencies, 99).toFixed(3),
     replicaShare: null, fallbacks: {}, waitP50Ms: null, waitP99Ms: null, primaryGtidQueriesPerSec: null });
 
   for (const mode of ['session', 'client']) {
@@ -189,7 +168,7 @@ async function main(): Promise<void> {
         }
         const row: PhaseResult = {
           mode, phase, seconds: SECONDS, writes: run.writes, reads: run.reads, staleReads: run.stale, errors: run.errors,
-          readP50Ms: percentile(run.latencies, 50), readP99Ms: percentile(run.latencies, 99),
+          readP50Ms: +percentile(run.latencies, 50).toFixed(3), readP99Ms: +percentile(run.latencies, 99).toFixed(3),
           replicaShare: allReads > 0 ? +(replicaReads / allReads).toFixed(3) : null, fallbacks,
           waitP50Ms: waitQuantile(before, after, 0.5), waitP99Ms: waitQuantile(before, after, 0.99),
           primaryGtidQueriesPerSec: +(delta('hms_router_primary_gtid_queries_total') / SECONDS).toFixed(1),
@@ -198,7 +177,7 @@ async function main(): Promise<void> {
         process.stderr.write(`${JSON.stringify(row)}\n`);
       }
     } finally {
-      await stopRouter(router);
+      await stopRouterProcess(router);
     }
   }
   for (let i = 0; i < CLIENTS; i++) await setup.call('drop_database', callArgs.dropDatabase(`bench_consistency_${i}`));

@@ -7,7 +7,6 @@
  * Workloads: get_table and get_partitions_by_names(100 names) on 1 and 64 persistent connections;
  * the Presto pattern (a new connection per call) with 16 concurrent callers.
  */
-import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '../stack/stack';
@@ -15,6 +14,7 @@ import { REPO_ROOT } from '../stack/layout';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
 import { addPartitionsArgs, createTableArgs, dbTableArgs, partitionName, partitionsByNamesArgs, TableSpec } from '../test/support/hms-objects';
 import type { BinaryWriter } from '../src/thrift/binary-writer';
+import { percentile, startRouterProcess, stopRouterProcess } from './router-process';
 
 interface Workload {
   readonly name: string;
@@ -74,10 +74,6 @@ async function runWorkload(port: number, w: Workload, seconds: number): Promise<
   return { calls, seconds: (performance.now() - t) / 1000, latenciesMs: Float64Array.from(latencies) };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,11 +91,8 @@ function rssMiB(pid: number): number {
   return Math.round(Number(line.split(/\s+/)[1]) / 1024);
 }
 
-async function startRouterProcess(): Promise<ChildProcess> {
-  const dir = join(REPO_ROOT, '.work', 'bench');
-  mkdirSync(dir, { recursive: true });
-  const configFile = join(dir, 'overhead-router.yaml');
-  writeFileSync(configFile, [
+function startRouter() {
+  return startRouterProcess('overhead', [
     `server: { host: 127.0.0.1, port: ${ROUTER_PORT} }`,
     `admin: { port: ${ADMIN_PORT} }`,
     'log: { level: warn }',
@@ -108,14 +101,7 @@ async function startRouterProcess(): Promise<ChildProcess> {
     `    primary: { endpoints: ["127.0.0.1:${stack.metastores.rw.port}"] }`,
     '    pool: { minIdle: 16, max: 128 }',
     'defaultMetastore: rw',
-  ].join('\n'));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'cli.js'), '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${ADMIN_PORT}/healthz`)).ok) return child; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('router did not start (did you run npm run build?)');
+  ], ADMIN_PORT);
 }
 
 async function main(): Promise<void> {
@@ -128,7 +114,7 @@ async function main(): Promise<void> {
     { name: 'get_partitions_by_names(100) x64', method: 'get_partitions_by_names', args: partitionsByNamesArgs(table.db, table.table, names), concurrency: 64, connectionPerCall: false },
     { name: 'get_table, new connection per call, x16', method: 'get_table', args: dbTableArgs(table.db, table.table), concurrency: 16, connectionPerCall: true },
   ];
-  const router = await startRouterProcess();
+  const router = await startRouter();
   const results = [];
   try {
     for (const w of workloads) {
@@ -144,8 +130,7 @@ async function main(): Promise<void> {
       const summarize = (pick: (x: (typeof rounds)[number]) => Sample) => {
         const per = rounds.map((x) => {
           const s = pick(x);
-          const sorted = Float64Array.from(s.latenciesMs).sort();
-          return { throughput: s.calls / s.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+          return { throughput: s.calls / s.seconds, p50: percentile(s.latenciesMs, 50), p99: percentile(s.latenciesMs, 99) };
         });
         return {
           throughputPerSec: Math.round(median(per.map((p) => p.throughput))),
@@ -186,7 +171,7 @@ async function main(): Promise<void> {
     writeFileSync(join(REPO_ROOT, 'bench', 'results', 'overhead.json'), `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    router.kill('SIGTERM');
+    await stopRouterProcess(router);
     const c = await HmsTestClient.connect(stack.metastores.rw.port);
     await c.call('drop_database', callArgs.dropDatabase(table.db));
     c.close();

@@ -6,6 +6,7 @@
 import { Socket, connect } from 'node:net';
 import { MessageReader, RawMessage, Transport } from '../thrift/message-reader';
 import { ProtocolError } from '../thrift/protocol';
+import { writeMessage } from '../thrift/socket-writer';
 import { BackendError } from './backend-error';
 import type { Endpoint } from '../config/schema';
 
@@ -75,7 +76,7 @@ export class BackendConnection {
       return Promise.reject(new BackendError('connection_closed', this.endpoint.address,
         `connection to metastore ${this.endpoint.address} is closed`, false));
     }
-    this.write(request);
+    writeMessage(this.socket, request, this.options.transport);
     if (oneway) {
       this.callsServed += 1;
       return Promise.resolve(null);
@@ -86,19 +87,6 @@ export class BackendConnection {
       }, deadlineMs);
       this.pending = { resolve, reject, timer };
     });
-  }
-
-  private write(request: Buffer): void {
-    if (this.options.transport === 'framed') {
-      const header = Buffer.allocUnsafe(4);
-      header.writeInt32BE(request.length, 0);
-      this.socket.cork();
-      this.socket.write(header);
-      this.socket.write(request);
-      this.socket.uncork();
-    } else {
-      this.socket.write(request);
-    }
   }
 
   private onData(chunk: Buffer): void {

@@ -23,7 +23,8 @@ export class PrimaryGtid {
     // The read in flight started before this caller arrived: it may miss a commit the caller saw.
     this.next ??= this.inFlight.then(() => undefined, () => undefined).then(() => {
       this.next = null;
-      return this.current();
+      // A read started since the last one settled also started after these callers arrived.
+      return this.inFlight ?? this.current();
     });
     return this.next;
   }

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { MessageReader, RawMessage, Transport } from '../thrift/message-reader';
 import { MessageType, ProtocolError } from '../thrift/protocol';
+import { writeMessage } from '../thrift/socket-writer';
 import type { RouterMetrics } from '../admin/metrics';
 import type { CallHandler } from './call-handler';
 import type { ClientSession } from './client-session';
@@ -103,24 +104,11 @@ export class ClientConnection {
     this.busy = true;
     void this.handler.handle(message, this.session).then((reply) => {
       this.busy = false;
-      if (reply !== null && !this.closed) this.send(reply);
+      if (reply !== null && !this.closed) writeMessage(this.socket, reply, this.reader.transport ?? 'buffered');
       this.callsAnswered += 1;
       if (this.closed) this.resolveDone();
       else this.pump();
     });
-  }
-
-  private send(reply: Buffer): void {
-    if (this.reader.transport === 'framed') {
-      const header = Buffer.allocUnsafe(4);
-      header.writeInt32BE(reply.length, 0);
-      this.socket.cork();
-      this.socket.write(header);
-      this.socket.write(reply);
-      this.socket.uncork();
-    } else {
-      this.socket.write(reply);
-    }
   }
 
   private onProtocolError(err: unknown): void {

@@ -7,21 +7,7 @@ import { PrimaryGtid } from '../../src/consistency/primary-gtid';
 import { formatGtid, parseGtid, type GtidState } from '../../src/consistency/gtid';
 import type { GtidServer, ServerRole } from '../../src/consistency/gtid-server';
 
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: Error): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
-  return { promise, resolve, reject };
-}
-
-/** Lets every pending promise callback run. */
-const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+import { deferred, flush, type Deferred } from '../support/async-control';
 
 const ma = (text: string): GtidState => parseGtid('mariadb', text);
 

@@ -1,0 +1,36 @@
+/**
+ * Shared by the benchmarks: the router as a separate process (so its CPU and memory are its own),
+ * built code from dist/, config written under .work/bench/.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../stack/layout';
+
+export async function startRouterProcess(name: string, configLines: readonly string[], adminPort: number): Promise<ChildProcess> {
+  const dir = join(REPO_ROOT, '.work', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, configLines.join('\n'));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'cli.js'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok) return child; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error(`router did not start with ${file} (run npm run build first)`);
+}
+
+export async function stopRouterProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The p-th percentile of `values` (nearest rank), NaN when empty. */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
