@@ -4,7 +4,8 @@
  *
  *   npm run bench:overhead [-- --seconds 5 --rounds 3]
  *
- * Workloads: get_table and get_partitions_by_names(100 names) on 1 and 64 persistent connections;
+ * Workloads: get_database on 1 connection; get_table and get_partitions_by_names(100 names) on 1 and
+ * 64 persistent connections;
  * the Presto pattern (a new connection per call) with 16 concurrent callers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -108,6 +109,8 @@ async function main(): Promise<void> {
   if (!stack.running) throw new Error("the local stack is not running; start it with 'npm run stack -- up'");
   const names = await prepare();
   const workloads: Workload[] = [
+    // The cheapest real call: the router's own added latency shows best here.
+    { name: 'get_database x1', method: 'get_database', args: callArgs.name(table.db), concurrency: 1, connectionPerCall: false },
     { name: 'get_table x1', method: 'get_table', args: dbTableArgs(table.db, table.table), concurrency: 1, connectionPerCall: false },
     { name: 'get_table x64', method: 'get_table', args: dbTableArgs(table.db, table.table), concurrency: 64, connectionPerCall: false },
     { name: 'get_partitions_by_names(100) x1', method: 'get_partitions_by_names', args: partitionsByNamesArgs(table.db, table.table, names), concurrency: 1, connectionPerCall: false },
