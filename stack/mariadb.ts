@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { spawnDetached, waitForPort, isAlive, sleep } from './process';
+import { spawnDetached, waitForPort, isAlive, sleep, stopProcess } from './process';
 
 export const MARIADBD = '/usr/sbin/mariadbd';
 export const INSTALL_DB = '/usr/bin/mariadb-install-db';
@@ -102,6 +102,16 @@ export async function startMariadb(spec: MariadbSpec): Promise<number> {
   const logFile = mariadbLogFile(spec);
   const { pid } = spawnDetached(MARIADBD, serverArgs(spec), join(spec.dir, 'mariadbd.out'));
   const what = `MariaDB ${spec.role} server (port ${spec.port})`;
+  try {
+    await waitUntilReady(spec, pid, what, logFile);
+  } catch (err) {
+    await stopProcess(pid);
+    throw err;
+  }
+  return pid;
+}
+
+async function waitUntilReady(spec: MariadbSpec, pid: number, what: string, logFile: string): Promise<void> {
   await waitForPort({ port: spec.port, pid, what, logFile, timeoutMs: 60_000 });
   // The port opens slightly before the server takes logins.
   const deadline = Date.now() + 30_000;
@@ -109,7 +119,7 @@ export async function startMariadb(spec: MariadbSpec): Promise<number> {
     try {
       const conn = await rootConnection(spec.port);
       await conn.end();
-      return pid;
+      return;
     } catch (err) {
       if (!isAlive(pid) || Date.now() > deadline) {
         throw new Error(`${what} does not accept logins: ${(err as Error).message}; see ${logFile}`);

@@ -131,11 +131,19 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
     classpath.catch(() => { /* awaited below; this only keeps an early failure from being unhandled */ });
     const database = metastoreDatabase(layout.hiveVersion);
 
-    await Promise.all((['primary', 'replica', 'federated'] as const).map(async (role) => {
+    // Every port first: a start that cannot finish should not begin.
+    for (const role of ['primary', 'replica', 'federated'] as const) {
+      const rec = state.mysql[role];
+      if (!(rec && isAlive(rec.pid))) await ensurePortFree(layout.mysql[role], `MariaDB ${role}`);
+    }
+    for (const role of ['rw', 'ro', 'fed'] as const) {
+      const rec = state.metastores[role];
+      if (!(rec && isAlive(rec.pid))) await ensurePortFree(layout.metastores[role], `metastore ${role}`);
+    }
+    await allOrFirstError((['primary', 'replica', 'federated'] as const).map(async (role) => {
       const rec = state.mysql[role];
       if (rec && isAlive(rec.pid)) return;
       const spec = mysqlSpec(layout, role);
-      await ensurePortFree(spec.port, `MariaDB ${role}`);
       const pid = await startMariadb(spec);
       startedNow.push(pid);
       state.mysql[role] = { pid, port: spec.port, log: mariadbLogFile(spec) };
@@ -174,7 +182,7 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
       writeState(layout, state);
       log(`metastore ${role} up on thrift://127.0.0.1:${port} (pid ${pid})`);
     };
-    await Promise.all([startOne('rw'), startOne('fed')]);
+    await allOrFirstError([startOne('rw'), startOne('fed')]);
     // The rw metastore writes its defaults (default database, roles) on first start; the ro one
     // can only read them, so it starts once the replica has them.
     await waitForReplicaToCatchUp(layout.mysql.primary, layout.mysql.replica);
@@ -188,6 +196,13 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
     clearDeadRecords(layout, state);
     throw err;
   }
+}
+
+/** Like Promise.all, but waits for every start to settle before failing, so cleanup sees all pids. */
+async function allOrFirstError(starts: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 function anyAlive(state: StackState): boolean {
