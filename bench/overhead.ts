@@ -1,6 +1,7 @@
 /**
- * Router overhead against the real rw metastore of the local stack: direct vs through the router,
- * in the same run, alternating rounds. Writes bench/results/overhead.json.
+ * Router overhead against the real rw metastore of the local stack: direct vs through the router vs
+ * through a bare TCP relay (the floor of any Node proxy), in the same run, alternating rounds.
+ * Writes bench/results/overhead.json.
  *
  *   npm run bench:overhead [-- --seconds 5 --rounds 3]
  *
@@ -8,6 +9,7 @@
  * 64 persistent connections;
  * the Presto pattern (a new connection per call) with 16 concurrent callers.
  */
+import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '../stack/stack';
@@ -33,6 +35,7 @@ const SECONDS = flag('--seconds', 5);
 const ROUNDS = flag('--rounds', 3);
 const ROUTER_PORT = 19980;
 const ADMIN_PORT = 19981;
+const RELAY_PORT = 19984;
 
 const stack = status();
 const table: TableSpec = {
@@ -105,6 +108,17 @@ function startRouter() {
   ], ADMIN_PORT);
 }
 
+/** The bare TCP relay (bench/tcp-relay.ts) in its own process, in front of the rw metastore. */
+async function startRelay(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'tcp-relay.ts'), String(RELAY_PORT), String(stack.metastores.rw.port)],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`tcp relay exited with ${code}`)));
+  });
+  return child;
+}
+
 async function main(): Promise<void> {
   if (!stack.running) throw new Error("the local stack is not running; start it with 'npm run stack -- up'");
   const names = await prepare();
@@ -118,17 +132,22 @@ async function main(): Promise<void> {
     { name: 'get_table, new connection per call, x16', method: 'get_table', args: dbTableArgs(table.db, table.table), concurrency: 16, connectionPerCall: true },
   ];
   const router = await startRouter();
+  const relay = await startRelay();
   const results = [];
   try {
     for (const w of workloads) {
-      const rounds: Array<{ direct: Sample; router: Sample; routerCpuMs: number }> = [];
-      await runWorkload(stack.metastores.rw.port, w, 1); // warm-up both paths
+      const rounds: Array<{ direct: Sample; router: Sample; relay: Sample; routerCpuMs: number; relayCpuMs: number }> = [];
+      await runWorkload(stack.metastores.rw.port, w, 1); // warm-up every path
       await runWorkload(ROUTER_PORT, w, 1);
+      await runWorkload(RELAY_PORT, w, 1);
       for (let r = 0; r < ROUNDS; r++) {
         const direct = await runWorkload(stack.metastores.rw.port, w, SECONDS);
         const cpu0 = cpuMs(router.pid!);
         const viaRouter = await runWorkload(ROUTER_PORT, w, SECONDS);
-        rounds.push({ direct, router: viaRouter, routerCpuMs: cpuMs(router.pid!) - cpu0 });
+        const routerCpuMs = cpuMs(router.pid!) - cpu0;
+        const relayCpu0 = cpuMs(relay.pid!);
+        const viaRelay = await runWorkload(RELAY_PORT, w, SECONDS);
+        rounds.push({ direct, router: viaRouter, relay: viaRelay, routerCpuMs, relayCpuMs: cpuMs(relay.pid!) - relayCpu0 });
       }
       const summarize = (pick: (x: (typeof rounds)[number]) => Sample) => {
         const per = rounds.map((x) => {
@@ -144,17 +163,23 @@ async function main(): Promise<void> {
       };
       const direct = summarize((x) => x.direct);
       const viaRouter = summarize((x) => x.router);
+      const viaRelay = summarize((x) => x.relay);
       const routerCalls = rounds.reduce((n, x) => n + x.router.calls, 0);
+      const relayCalls = rounds.reduce((n, x) => n + x.relay.calls, 0);
       const row = {
         workload: w.name,
         concurrency: w.concurrency,
         connectionPerCall: w.connectionPerCall,
         direct,
         router: viaRouter,
+        bareTcpRelay: viaRelay,
         throughputRatio: +(viaRouter.throughputPerSec / direct.throughputPerSec).toFixed(3),
         addedP50Ms: +(viaRouter.p50Ms - direct.p50Ms).toFixed(3),
         addedP99Ms: +(viaRouter.p99Ms - direct.p99Ms).toFixed(3),
         routerCpuUsPerCall: +((rounds.reduce((n, x) => n + x.routerCpuMs, 0) * 1000) / routerCalls).toFixed(1),
+        relayThroughputRatio: +(viaRelay.throughputPerSec / direct.throughputPerSec).toFixed(3),
+        relayAddedP50Ms: +(viaRelay.p50Ms - direct.p50Ms).toFixed(3),
+        relayCpuUsPerCall: +((rounds.reduce((n, x) => n + x.relayCpuMs, 0) * 1000) / relayCalls).toFixed(1),
       };
       results.push(row);
       process.stderr.write(`${JSON.stringify(row)}\n`);
@@ -175,6 +200,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
     await stopRouterProcess(router);
+    relay.kill('SIGTERM');
     const c = await HmsTestClient.connect(stack.metastores.rw.port);
     await c.call('drop_database', callArgs.dropDatabase(table.db));
     c.close();

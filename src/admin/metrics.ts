@@ -139,6 +139,23 @@ export class RouterMetrics {
   });
 
   private readonly unknownSeen = new Set<string>();
+  /** Label children by label values: the per-call path skips prom-client's label hashing. */
+  private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
+  /** Counts one answered call and its duration. */
+  recordCall(method: string, kind: string, metastore: string, role: string, outcome: string, seconds: number): void {
+    const key = `${method}\u0000${kind}\u0000${metastore}\u0000${role}\u0000${outcome}`;
+    let child = this.callChildren.get(key);
+    if (child === undefined) {
+      child = {
+        count: this.calls.labels({ method, kind, metastore, role, outcome }),
+        duration: this.callDuration.labels({ kind, metastore, role }),
+      };
+      this.callChildren.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hms_router_process_' });

@@ -21,13 +21,20 @@ export interface BackendConnectionOptions {
 interface PendingCall {
   resolve(reply: RawMessage): void;
   reject(err: BackendError): void;
-  timer: NodeJS.Timeout;
+  deadlineMs: number;
 }
 
 export class BackendConnection {
   private readonly reader: MessageReader;
   private pending: PendingCall | null = null;
   private failed = false;
+  /**
+   * One timer per connection, re-armed for each call (cheaper than a new timer per call). It may
+   * fire while idle; it only acts on a call that is still pending past its deadline.
+   */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineTimerMs = 0;
+  private callStartedAt = 0;
   /** Calls completed on this connection; a reused connection is one that served a call before. */
   callsServed = 0;
   readonly createdAt = Date.now();
@@ -82,11 +89,36 @@ export class BackendConnection {
       return Promise.resolve(null);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail('deadline', `metastore ${this.endpoint.address} did not answer within ${deadlineMs} ms`);
-      }, deadlineMs);
-      this.pending = { resolve, reject, timer };
+      this.pending = { resolve, reject, deadlineMs };
+      this.callStartedAt = performance.now();
+      this.armDeadline(deadlineMs);
     });
+  }
+
+  private armDeadline(deadlineMs: number): void {
+    if (this.deadlineTimer !== null && this.deadlineTimerMs === deadlineMs) {
+      this.deadlineTimer.refresh();
+      return;
+    }
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineTimerMs = deadlineMs;
+    this.deadlineTimer = setTimeout(() => this.onDeadlineTimer(), deadlineMs).unref();
+  }
+
+  private onDeadlineTimer(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    const elapsed = performance.now() - this.callStartedAt;
+    if (elapsed + 1 >= pending.deadlineMs) {
+      this.fail('deadline', `metastore ${this.endpoint.address} did not answer within ${pending.deadlineMs} ms`);
+    } else {
+      this.deadlineTimer = setTimeout(() => this.onDeadlineTimer(), pending.deadlineMs - elapsed).unref();
+    }
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
   }
 
   private onData(chunk: Buffer): void {
@@ -105,7 +137,6 @@ export class BackendConnection {
         return;
       }
       this.pending = null;
-      clearTimeout(pending.timer);
       this.callsServed += 1;
       pending.resolve(message);
     }
@@ -115,10 +146,10 @@ export class BackendConnection {
     if (this.failed) return;
     this.failed = true;
     this.socket.destroy();
+    this.disarmDeadline();
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
-      clearTimeout(pending.timer);
       pending.reject(new BackendError(code, this.endpoint.address, message, true));
     }
   }
@@ -130,6 +161,7 @@ export class BackendConnection {
 
   destroy(): void {
     this.failed = true;
+    this.disarmDeadline();
     this.socket.destroy();
   }
 }

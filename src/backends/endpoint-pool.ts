@@ -64,7 +64,12 @@ export class EndpointPool {
     const connectFailed = new Promise<never>((_, reject) => { stopWaiting = reject; });
     this.connectFailureWaiters.add(stopWaiting);
     try {
-      return await Promise.race([acquisition, connectFailed]);
+      const connection = await Promise.race([acquisition, connectFailed]);
+      if (connection.usable) return connection;
+      // Closed while idle (the metastore restarted): replace it. Checked here rather than with
+      // generic-pool's testOnBorrow, which costs every borrow an extra promise round.
+      void entry.pool.destroy(connection).catch(() => undefined);
+      return await this.acquire(identity);
     } catch (err) {
       // The abandoned acquire may still be granted later: hand that connection straight back.
       acquisition.then((c) => { void entry.pool.release(c).catch(() => c.destroy()); }, () => undefined);
@@ -140,7 +145,7 @@ export class EndpointPool {
     }, {
       max: this.config.pool.max,
       min: isDefault ? this.config.pool.minIdle : 0,
-      testOnBorrow: true,
+      testOnBorrow: false,
       acquireTimeoutMillis: this.config.pool.acquireTimeoutMs,
       idleTimeoutMillis: this.config.pool.idleTimeoutMs,
       softIdleTimeoutMillis: this.config.pool.idleTimeoutMs,

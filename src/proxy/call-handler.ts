@@ -71,8 +71,7 @@ export class CallHandler {
         `hms-router: metastore '${metastore}' could not serve ${header.name}: ${error.message}`);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.metrics.calls.inc({ method: call.entry === null ? '(unknown)' : header.name, kind, metastore, role, outcome });
-      this.metrics.callDuration.observe({ kind, metastore, role }, seconds);
+      this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, metastore, role, outcome, seconds);
       if (this.log.isLevelEnabled('debug')) {
         this.log.debug({ session: session.id, method: header.name, kind, db: call.db, metastore, role, outcome, ms: seconds * 1000 }, 'call');
       }
