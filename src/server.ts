@@ -13,6 +13,7 @@ import { MetastoreBackends } from './backends/metastore-backends';
 import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
 import { ConsistencyRouter } from './consistency/consistency-router';
+import { routingMapOf } from './config/load';
 
 export interface RunningRouter {
   readonly port: number;
@@ -28,7 +29,7 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
   const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
-  const handler = new CallHandler(config, backends, consistency, metrics, log);
+  const handler = new CallHandler(config, backends, consistency, metrics, log, routingMapOf(config));
   // Replicas start as unchecked (their reads would go to the primary): check each once first.
   await Promise.all([...consistency.values()].map((c) => c.ready()));
   const connections = new Set<ClientConnection>();

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { configSchema, RouterConfig } from './schema';
+import { compileRoutingMap, RoutingMap } from '../routing/routing-map';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -22,7 +23,18 @@ export function parseConfig(text: string, source: string): RouterConfig {
   }
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) throw new ConfigError(describeIssues(source, result.error));
+  routingMapOf(result.data, source);
   return result.data;
+}
+
+/** The config's routing map, compiled; every problem is named with its key. */
+export function routingMapOf(config: RouterConfig, source = 'config'): RoutingMap {
+  const input = { ...(config.routing as object | undefined ?? {}), defaultMetastore: config.defaultMetastore };
+  const compiled = compileRoutingMap(input, Object.keys(config.metastores));
+  if (!compiled.ok) {
+    throw new ConfigError(`${source}: invalid routing map\n${compiled.problems.map((p) => `  routing.${p}`).join('\n')}`);
+  }
+  return compiled.map;
 }
 
 export function loadConfig(path: string): RouterConfig {

@@ -100,6 +100,11 @@ export const configSchema = z.strictObject({
     .refine((m) => Object.keys(m).length > 0, 'at least one metastore is required'),
   /** The metastore that serves calls naming no database, and unknown methods. */
   defaultMetastore: z.string(),
+  /**
+   * Federation: routes (database names, globs, regexes, optional catalog) to metastores, blocked
+   * databases, per-metastore write access. Validated by src/routing/routing-map.ts.
+   */
+  routing: z.unknown().optional(),
 }).superRefine((cfg, ctx) => {
   for (const [name, m] of Object.entries(cfg.metastores)) {
     if (m.replicas.length > 0 && m.consistency.mode !== 'off' && m.primary.mysql === undefined) {

@@ -6,7 +6,12 @@ import type { Logger } from 'pino';
 import { describeCall, CallInfo } from '../hms/call-info';
 import { RawMessage, toStrictMessage } from '../thrift/message-reader';
 import { MessageType } from '../thrift/protocol';
-import { applicationExceptionReply, AppErrorType } from '../thrift/error-replies';
+import { applicationExceptionReply, AppErrorType, metaExceptionReply } from '../thrift/error-replies';
+import { parseDbName } from '../hms/db-name';
+import type { FanOut } from '../hms/method-entry';
+import type { RoutingMap } from '../routing/routing-map';
+import { blockedMessage, blockedReason, resolveMetastore, writeAllowed } from '../routing/matcher';
+import { fanOut, FanOutError } from './fan-out';
 import { stringsAtPath } from '../thrift/value-reader';
 import { BackendError } from '../backends/backend-error';
 import type { EndpointPool } from '../backends/endpoint-pool';
@@ -29,7 +34,17 @@ export class CallHandler {
     private readonly consistency: ReadonlyMap<string, ConsistencyRouter>,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
+    /** The active routing map; replaced whole on reload (a call keeps the map it started with). */
+    private routing: RoutingMap,
   ) {}
+
+  setRoutingMap(map: RoutingMap): void {
+    this.routing = map;
+  }
+
+  get routingMap(): RoutingMap {
+    return this.routing;
+  }
 
   /** Resolves with the reply bytes to send (unframed), or null for a oneway call. Never rejects. */
   async handle(received: RawMessage, session: ClientSession): Promise<Buffer | null> {
@@ -49,7 +64,21 @@ export class CallHandler {
     if (call.entry === null) this.metrics.countUnknownMethod(header.name);
     if (header.name === 'set_ugi') session.identity = readIdentity(message);
 
-    const metastore = this.config.defaultMetastore;
+    const map = this.routing;
+    const target = this.federate(message, call, map);
+    if ('refusal' in target) {
+      this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, target.metastore, 'router', 'refused', 0);
+      this.log.info({ session: session.id, method: header.name, db: call.db, reason: target.refusal }, 'call refused');
+      if (oneway) return null;
+      const field = call.entry?.metaException;
+      const text = `hms-router: ${target.refusal}`;
+      return field === undefined ? applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR, text)
+        : metaExceptionReply(header.name, header.seqid, field, text);
+    }
+    const metastore = target.metastore;
+    if (call.entry?.fanOut !== undefined && Object.keys(this.config.metastores).length > 1 && !oneway) {
+      return this.fanOut(message, call, session, map, call.entry.fanOut, started);
+    }
     let role: 'primary' | 'replica' = 'primary';
     let outcome = 'ok';
     try {
@@ -75,6 +104,58 @@ export class CallHandler {
       if (this.log.isLevelEnabled('debug')) {
         this.log.debug({ session: session.id, method: header.name, kind, db: call.db, metastore, role, outcome, ms: seconds * 1000 }, 'call');
       }
+    }
+  }
+
+  /**
+   * Which metastore serves the call, or why the router refuses it: a blocked database, a write the
+   * metastore's access does not allow, or a call whose databases live on different metastores.
+   */
+  private federate(message: RawMessage, call: CallInfo, map: RoutingMap): { metastore: string } | { metastore: string; refusal: string } {
+    const metastore = resolveMetastore(map, call.db, call.catalog);
+    const entry = call.entry;
+    if (entry === null) return { metastore };
+    const named = call.db === null ? [] : [call.db];
+    // Lists (add_partitions, lock components) and rename targets may name further databases.
+    if (entry.db !== undefined && entry.db.includes('*')) {
+      named.push(...stringsAtPath(message.bytes, message.header.bodyOffset, entry.db).map((raw) => (parseDbName(raw).db ?? '').toLowerCase()));
+    }
+    for (const path of entry.otherDbs ?? []) {
+      named.push(...stringsAtPath(message.bytes, message.header.bodyOffset, path).map((raw) => (parseDbName(raw).db ?? '').toLowerCase()));
+    }
+    for (const db of new Set(named)) {
+      if (db === '') continue;
+      const reason = blockedReason(map, db);
+      if (reason !== null) return { metastore, refusal: blockedMessage(db, reason) };
+      const other = resolveMetastore(map, db, call.catalog);
+      if (other !== metastore) {
+        return { metastore, refusal: `${call.method} spans databases on metastores '${metastore}' and '${other}' (${call.db} and ${db}); split it into calls per metastore` };
+      }
+    }
+    if (entry.mutates && entry.kind !== 'session') {
+      const decision = writeAllowed(map, metastore, call.db);
+      if (!decision.allowed) return { metastore, refusal: `${call.method} refused: ${decision.reason}` };
+    }
+    return { metastore };
+  }
+
+  private async fanOut(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, kind: FanOut, started: bigint): Promise<Buffer> {
+    const { header } = message;
+    let outcome = 'ok';
+    try {
+      return await fanOut(Object.keys(this.config.metastores),
+        async (metastore) => (await this.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!,
+        kind, map, header.name, header.seqid);
+    } catch (err) {
+      outcome = 'router_error';
+      const metastore = err instanceof FanOutError ? err.metastore : '?';
+      this.log.warn({ session: session.id, method: header.name, metastore, err: (err as Error).message }, 'fan-out failed');
+      const text = `hms-router: ${(err as Error).message}`;
+      const field = call.entry?.metaException;
+      return field === undefined ? applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR, text)
+        : metaExceptionReply(header.name, header.seqid, field, text);
+    } finally {
+      this.metrics.recordCall(header.name, call.entry?.kind ?? 'unknown', '*', 'primary', outcome, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 

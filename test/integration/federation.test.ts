@@ -1,0 +1,103 @@
+/**
+ * Federation by database name on the real stack: the rw metastore (MariaDB primary) and the fed
+ * metastore (an independent MariaDB) behind one router address.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '../../stack/stack';
+import { HmsTestClient, args } from '../support/hms-test-client';
+import { startTestRouter, TestRouter } from '../support/router-harness';
+import { createTableArgs } from '../support/hms-objects';
+
+const stack = status();
+const stamp = Date.now();
+const FED_DB = `fed_sales_${stamp}`;
+const RW_DB = `rw_web_${stamp}`;
+const BLOCKED_DB = `fed_moving_${stamp}`;
+
+describe('federation by database name', () => {
+  let router: TestRouter;
+  let rw: HmsTestClient;
+  let fed: HmsTestClient;
+
+  beforeAll(async () => {
+    router = await startTestRouter({
+      metastores: {
+        rw: { primary: { endpoints: [`127.0.0.1:${stack.metastores.rw.port}`] } },
+        fed: { primary: { endpoints: [`127.0.0.1:${stack.metastores.fed.port}`] } },
+        archive: { primary: { endpoints: [`127.0.0.1:${stack.metastores.fed.port}`] } },
+      },
+      defaultMetastore: 'rw',
+      routing: {
+        routes: [{ glob: 'fed_*', metastore: 'fed' }, { database: 'archive_db', metastore: 'archive' }],
+        blocked: [{ database: BLOCKED_DB, reason: 'moving to fed' }],
+        access: { archive: { mode: 'read-only' } },
+      },
+    });
+    rw = await HmsTestClient.connect(stack.metastores.rw.port);
+    fed = await HmsTestClient.connect(stack.metastores.fed.port);
+  });
+
+  afterAll(async () => {
+    await rw.call('drop_database', args.dropDatabase(RW_DB));
+    await fed.call('drop_database', args.dropDatabase(FED_DB));
+    rw.close();
+    fed.close();
+    await router.close();
+  });
+
+  it('creates each database on the metastore its name routes to', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    await client.success('create_database', args.createDatabase(FED_DB, `${stack.warehouse}/fed/${FED_DB}.db`));
+    await client.success('create_database', args.createDatabase(RW_DB, `${stack.warehouse}/${RW_DB}.db`));
+    expect((await fed.call('get_database', args.name(FED_DB))).result[0]).toBeDefined();
+    expect((await rw.call('get_database', args.name(FED_DB))).result[1]).toBeDefined(); // NoSuchObject on rw
+    expect((await rw.call('get_database', args.name(RW_DB))).result[0]).toBeDefined();
+    // Reads follow the same routes.
+    expect((await client.call('get_database', args.name(FED_DB))).result[0]).toBeDefined();
+    client.close();
+  });
+
+  it('lists databases of both metastores, each once, from the metastore it routes to', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const all = (await client.success('get_all_databases')) as string[];
+    expect(all).toContain(FED_DB);
+    expect(all).toContain(RW_DB);
+    // 'default' exists on both metastores but routes to rw: listed once.
+    expect(all.filter((d) => d === 'default')).toHaveLength(1);
+    expect(new Set(all).size).toBe(all.length);
+    expect([...all].sort()).toEqual(all);
+    client.close();
+  });
+
+  it('refuses every call naming a blocked database with a clear MetaException', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const r = await client.call('get_database', args.name(BLOCKED_DB));
+    expect(r.result[2]).toEqual({ 1: `hms-router: database ${BLOCKED_DB} is blocked for maintenance: moving to fed` });
+    client.close();
+  });
+
+  it('refuses writes on a read-only metastore, naming it', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const r = await client.call('create_table', createTableArgs({
+      db: 'archive_db', table: 't', location: `${stack.warehouse}/archive_db.db/t`, columns: [['a', 'int']], partitionKeys: [],
+    }));
+    expect(r.result[3]).toEqual({ 1: 'hms-router: create_table refused: metastore archive is read-only' });
+    client.close();
+  });
+
+  it('a down metastore makes the listing fail naming it, rather than dropping its databases', async () => {
+    const broken = await startTestRouter({
+      metastores: {
+        rw: { primary: { endpoints: [`127.0.0.1:${stack.metastores.rw.port}`] } },
+        fed: { primary: { endpoints: ['127.0.0.1:1'] }, pool: { minIdle: 0 } },
+      },
+      defaultMetastore: 'rw',
+      routing: { routes: [{ glob: 'fed_*', metastore: 'fed' }] },
+    });
+    const client = await HmsTestClient.connect(broken.port);
+    const r = await client.call('get_all_databases');
+    expect(String((r.result[1] as Record<number, unknown>)[1])).toMatch(/metastore 'fed' failed during get_all_databases: cannot connect to metastore 127.0.0.1:1/);
+    client.close();
+    await broken.close();
+  });
+});
