@@ -17,7 +17,8 @@ async function main(argv: string[]): Promise<void> {
   if (path === undefined) usage();
   const config = loadConfig(path);
   const log = createLogger(config.log.level);
-  const router = await startRouter(config, log);
+  const router = await startRouter(config, log, { configPath: path });
+  process.on('SIGHUP', () => { router.reloadRouting(); });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -14,22 +14,34 @@ import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
 import { ConsistencyRouter } from './consistency/consistency-router';
 import { routingMapOf } from './config/load';
+import { RoutingMapReloader } from './routing/map-reloader';
 
 export interface RunningRouter {
   readonly port: number;
   readonly adminPort: number;
   readonly metrics: RouterMetrics;
+  /** Re-reads the config file's routing map (what SIGHUP and POST /routing/reload do). */
+  reloadRouting(): ReturnType<RoutingMapReloader['reload']>;
   /** Stops accepting, lets calls in flight finish (up to drainTimeoutMs), closes everything. */
   close(): Promise<void>;
 }
 
-export async function startRouter(config: RouterConfig, log: Logger): Promise<RunningRouter> {
+export interface StartOptions {
+  /** The config file, re-read for routing map reloads (and watched unless watchConfig is false). */
+  readonly configPath?: string;
+  readonly watchConfig?: boolean;
+}
+
+export async function startRouter(config: RouterConfig, log: Logger, options: StartOptions = {}): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
   const backends = new MetastoreBackends(config, metrics, log);
   const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
   const handler = new CallHandler(config, backends, consistency, metrics, log, routingMapOf(config));
+  const reloader = new RoutingMapReloader(options.configPath ?? null, config, () => handler.routingMap,
+    (map) => handler.setRoutingMap(map), metrics, log);
+  if (options.watchConfig !== false) reloader.watchFile();
   // Replicas start as unchecked (their reads would go to the primary): check each once first.
   await Promise.all([...consistency.values()].map((c) => c.ready()));
   const connections = new Set<ClientConnection>();
@@ -57,6 +69,9 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
   });
   const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
     accepting: () => accepting,
+    routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source }),
+    reloadRouting: () => reloader.reload('admin'),
+    adminToken: config.admin.token,
     notReadyReason: () => {
       const pools = backends.primaryCandidates(config.defaultMetastore);
       if (pools.every((p) => p.recentFailure() !== null)) {
@@ -65,6 +80,7 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
       return null;
     },
   }, log).catch(async (err) => {
+    reloader.close();
     server.close();
     await backends.close();
     await Promise.all([...consistency.values()].map((c) => c.close()));
@@ -77,6 +93,7 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
   const close = (): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
+      reloader.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.drain();
       const drained = Promise.all([...connections].map((c) => c.done));
@@ -92,5 +109,5 @@ export async function startRouter(config: RouterConfig, log: Logger): Promise<Ru
     })();
     return closing;
   };
-  return { port, adminPort, metrics, close };
+  return { port, adminPort, metrics, close, reloadRouting: () => reloader.reload('sighup') };
 }

@@ -1,8 +1,9 @@
 /**
- * The admin HTTP server: /metrics, /healthz, /readyz. Separate port and bind address from the
- * Thrift port.
+ * The admin HTTP server: /metrics, /healthz, /readyz, the routing map (GET /routing, POST
+ * /routing/reload with the admin token). Separate port and bind address from the Thrift port.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RouterMetrics } from './metrics';
 
@@ -11,6 +12,12 @@ export interface AdminState {
   accepting(): boolean;
   /** Why the router is not ready, or null when it is. */
   notReadyReason(): string | null;
+  /** The active routing map for GET /routing. */
+  routing(): { version: string; loadedAt: string; map: unknown };
+  /** POST /routing/reload: re-read the config file's routing map. */
+  reloadRouting(): { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
+  /** The bearer token mutating endpoints need; undefined disables them. Never logged or shown. */
+  readonly adminToken: string | undefined;
 }
 
 export function startAdminServer(host: string, port: number, metrics: RouterMetrics, state: AdminState, log: Logger): Promise<Server> {
@@ -29,6 +36,16 @@ export function startAdminServer(host: string, port: number, metrics: RouterMetr
 
 async function handle(req: IncomingMessage, res: ServerResponse, metrics: RouterMetrics, state: AdminState): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'POST' && path === '/routing/reload') {
+    if (state.adminToken === undefined) {
+      return json(res, 403, { error: 'mutating admin endpoints are disabled: set admin.token in the config' });
+    }
+    if (!tokenMatches(req.headers.authorization, state.adminToken)) {
+      return json(res, 401, { error: 'missing or wrong bearer token (Authorization: Bearer <admin.token>)' });
+    }
+    const result = state.reloadRouting();
+    return json(res, result.ok ? 200 : 400, result);
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET' });
     res.end('method not allowed\n');
@@ -41,6 +58,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
       res.end(body);
       return;
     }
+    case '/routing':
+      return json(res, 200, state.routing());
     case '/healthz':
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
@@ -53,6 +72,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
     }
     default:
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found; try /metrics, /healthz, /readyz\n');
+      res.end('not found; try /metrics, /healthz, /readyz, /routing (GET), /routing/reload (POST)\n');
   }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+/** Constant-time comparison of the presented bearer token. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const presented = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
+  const expected = Buffer.from(token);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
 }

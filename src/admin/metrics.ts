@@ -138,6 +138,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly routingReloads = new Counter({
+    name: 'hms_router_routing_reloads_total',
+    help: 'Routing map reloads by source (sighup, file, admin) and outcome (ok, unchanged, refused).',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly unknownSeen = new Set<string>();
   /** Label children by label values: the per-call path skips prom-client's label hashing. */
   private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
