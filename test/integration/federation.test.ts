@@ -7,6 +7,17 @@ import { status } from '../../stack/stack';
 import { HmsTestClient, args } from '../support/hms-test-client';
 import { startTestRouter, TestRouter } from '../support/router-harness';
 import { createTableArgs } from '../support/hms-objects';
+import { runAsRoot } from '../../stack/mariadb';
+import { metastoreDatabase } from '../../stack/layout';
+import { runJava } from '../support/java-tools';
+import { BinaryWriter } from '../../src/thrift/binary-writer';
+import { TType } from '../../src/thrift/protocol';
+
+/** Databases the metastore schema on the MariaDB server at `port` holds with that name. */
+async function dbRows(port: number, name: string): Promise<number> {
+  const [rows] = (await runAsRoot(port, `SELECT NAME FROM ${metastoreDatabase(stack.hiveVersion)}.DBS WHERE NAME = '${name}'`)) as [unknown[]];
+  return rows.length;
+}
 
 const stack = status();
 const stamp = Date.now();
@@ -52,6 +63,11 @@ describe('federation by database name', () => {
     expect((await fed.call('get_database', args.name(FED_DB))).result[0]).toBeDefined();
     expect((await rw.call('get_database', args.name(FED_DB))).result[1]).toBeDefined(); // NoSuchObject on rw
     expect((await rw.call('get_database', args.name(RW_DB))).result[0]).toBeDefined();
+    // Checked in MySQL itself: each database row is in the right server's metastore schema.
+    expect(await dbRows(stack.mysql.federated.port, FED_DB)).toBe(1);
+    expect(await dbRows(stack.mysql.primary.port, FED_DB)).toBe(0);
+    expect(await dbRows(stack.mysql.primary.port, RW_DB)).toBe(1);
+    expect(await dbRows(stack.mysql.federated.port, RW_DB)).toBe(0);
     // Reads follow the same routes.
     expect((await client.call('get_database', args.name(FED_DB))).result[0]).toBeDefined();
     client.close();
@@ -83,6 +99,34 @@ describe('federation by database name', () => {
     }));
     expect(r.result[3]).toEqual({ 1: 'hms-router: create_table refused: metastore archive is read-only' });
     client.close();
+  });
+
+  it('refuses a rename across metastores with a clear error', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const spec = { db: RW_DB, table: 'events', location: `${stack.warehouse}/${RW_DB}.db/events`, columns: [['a', 'int']] as Array<[string, string]>, partitionKeys: [] };
+    await client.success('create_table', createTableArgs(spec));
+    // alter_table(1: db, 2: table, 3: new Table) whose new dbName routes to fed.
+    const moved = new BinaryWriter();
+    createTableArgs({ ...spec, db: FED_DB })(moved);
+    const body = moved.fieldStop().finish().subarray(3); // the Table struct without its field header
+    const r = await client.call('alter_table', (w) => {
+      w.fieldBegin(TType.STRING, 1).string(RW_DB).fieldBegin(TType.STRING, 2).string('events')
+        .fieldBegin(TType.STRUCT, 3).raw(body.subarray(0, body.length - 1));
+    });
+    expect(r.result[2]).toEqual({ 1: `hms-router: alter_table spans databases on metastores 'rw' and 'fed' (${RW_DB} and ${FED_DB}); split it into calls per metastore` });
+    client.close();
+  });
+
+  it('Hive\'s Java client works through the federation exactly as directly against each metastore', async () => {
+    for (const [db, direct] of [[`fed_probe_${stamp}`, stack.metastores.fed.uri], [`rw_probe_${stamp}`, stack.metastores.rw.uri]] as const) {
+      const viaDirect = await runJava('HmsProbe.java', ['--uri', direct, '--db', db, '--partitions', '200']);
+      expect(viaDirect.code, viaDirect.stderr).toBe(0);
+      const viaRouter = await runJava('HmsProbe.java', ['--uri', `thrift://127.0.0.1:${router.port}`, '--db', db, '--partitions', '200']);
+      expect(viaRouter.code, viaRouter.stderr).toBe(0);
+      expect(viaRouter.stdout).toBe(viaDirect.stdout);
+      const steps = (JSON.parse(viaRouter.stdout) as { steps: Array<{ step: string; ok: boolean }> }).steps;
+      expect(steps.filter((s) => !s.ok).map((s) => s.step)).toEqual(['get_table_after_drop']);
+    }
   });
 
   it('a down metastore makes the listing fail naming it, rather than dropping its databases', async () => {
