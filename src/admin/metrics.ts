@@ -145,6 +145,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly partialFanOuts = new Counter({
+    name: 'hms_router_fanout_partial_total',
+    help: "Fan-out listings answered without a metastore that failed (routing.fanOut: partial), by method and metastore.",
+    labelNames: ['method', 'metastore'] as const,
+    registers: [this.registry],
+  });
+
   private readonly unknownSeen = new Set<string>();
   /** Label children by label values: the per-call path skips prom-client's label hashing. */
   private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();

@@ -145,7 +145,10 @@ export class CallHandler {
     try {
       return await fanOut(Object.keys(this.config.metastores),
         async (metastore) => (await this.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!,
-        kind, map, header.name, header.seqid);
+        kind, map, header.name, header.seqid, (metastore, error) => {
+          this.metrics.partialFanOuts.inc({ method: header.name, metastore });
+          this.log.warn({ session: session.id, method: header.name, metastore, err: error.message }, 'partial fan-out: answering without this metastore');
+        });
     } catch (err) {
       outcome = 'router_error';
       const metastore = err instanceof FanOutError ? err.metastore : '?';

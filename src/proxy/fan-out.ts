@@ -29,8 +29,9 @@ export async function fanOut(
   map: RoutingMap,
   method: string,
   seqid: number,
+  onPartial: (metastore: string, error: FanOutError) => void,
 ): Promise<Buffer> {
-  const replies = await Promise.all(metastores.map(async (metastore) => {
+  const settled = await Promise.allSettled(metastores.map(async (metastore) => {
     let reply: RawMessage;
     try {
       reply = await send(metastore);
@@ -44,6 +45,12 @@ export async function fanOut(
     }
     return { metastore, reply, success };
   }));
+  const replies = [];
+  for (const result of settled) {
+    if (result.status === 'fulfilled') replies.push(result.value);
+    else if (map.source.fanOut === 'partial' && result.reason instanceof FanOutError) onPartial(result.reason.metastore, result.reason);
+    else throw result.reason;
+  }
   const w = new BinaryWriter().messageBegin(method, MessageType.REPLY, seqid);
   if (kind === 'databases') {
     const lists = new Map(replies.map(({ metastore, reply, success }) => [metastore, readStringList(reply.bytes, success.offset)]));

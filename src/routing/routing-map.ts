@@ -77,6 +77,11 @@ export const routingMapSchema = z.strictObject({
   blocked: z.array(blockedSchema).default([]),
   /** Per metastore; a metastore not listed is read-write. */
   access: z.record(z.string(), accessSchema).default({}),
+  /**
+   * Listings that fan out to every metastore: 'complete' fails the call when one metastore fails
+   * (a database must not silently vanish); 'partial' answers with the rest and counts it.
+   */
+  fanOut: z.enum(['complete', 'partial']).default('complete'),
 });
 
 export type RoutingMapInput = z.infer<typeof routingMapSchema>;

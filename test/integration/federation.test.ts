@@ -144,4 +144,22 @@ describe('federation by database name', () => {
     client.close();
     await broken.close();
   });
+
+  it('with fanOut: partial, a down metastore is left out and counted', async () => {
+    const partial = await startTestRouter({
+      metastores: {
+        rw: { primary: { endpoints: [`127.0.0.1:${stack.metastores.rw.port}`] } },
+        fed: { primary: { endpoints: ['127.0.0.1:1'] }, pool: { minIdle: 0 } },
+      },
+      defaultMetastore: 'rw',
+      routing: { routes: [{ glob: 'fed_*', metastore: 'fed' }], fanOut: 'partial' },
+    });
+    const client = await HmsTestClient.connect(partial.port);
+    const all = (await client.success('get_all_databases')) as string[];
+    expect(all).toContain(RW_DB);
+    expect(all).not.toContain(FED_DB);
+    expect(await partial.metric('hms_router_fanout_partial_total', { metastore: 'fed', method: 'get_all_databases' })).toBe(1);
+    client.close();
+    await partial.close();
+  });
 });

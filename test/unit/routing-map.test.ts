@@ -40,7 +40,7 @@ describe('compileRoutingMap: valid maps', () => {
 
   it('fills defaults: a map with only a default metastore is valid', () => {
     const map = mapOf({ defaultMetastore: 'rw' });
-    expect(map.source).toEqual({ routes: [], defaultMetastore: 'rw', blocked: [], access: {} });
+    expect(map.source).toEqual({ routes: [], defaultMetastore: 'rw', blocked: [], access: {}, fanOut: 'complete' });
     expect(map.patterns).toEqual([]);
   });
 
