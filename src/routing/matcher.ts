@@ -15,12 +15,32 @@ export function resolveMetastore(map: RoutingMap, db: string | null, catalog: st
   const cat = (catalog ?? DEFAULT_CATALOG).toLowerCase();
   const exact = map.exactByCatalog.get(cat)?.get(name) ?? map.exactAnyCatalog.get(name);
   if (exact !== undefined) return exact;
+  if (map.patterns.length === 0) return map.defaultMetastore;
+  // Pattern results are remembered per map (maps are immutable, a reload brings a new one): engines
+  // ask about the same databases over and over, and a long pattern list is a linear scan.
+  let memo = patternMemo.get(map);
+  if (memo === undefined) {
+    memo = new Map();
+    patternMemo.set(map, memo);
+  }
+  const key = `${cat}\u0000${name}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  let found = map.defaultMetastore;
   for (const route of map.patterns) {
     if (route.catalog !== null && route.catalog !== cat) continue;
-    if (route.matcher.test(name)) return route.metastore;
+    if (route.matcher.test(name)) {
+      found = route.metastore;
+      break;
+    }
   }
-  return map.defaultMetastore;
+  if (memo.size >= PATTERN_MEMO_LIMIT) memo.clear();
+  memo.set(key, found);
+  return found;
 }
+
+const PATTERN_MEMO_LIMIT = 100_000;
+const patternMemo = new WeakMap<RoutingMap, Map<string, string>>();
 
 /** The configured reason when `db` is blocked (by name or glob), else null. */
 export function blockedReason(map: RoutingMap, db: string | null): string | null {

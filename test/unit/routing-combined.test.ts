@@ -1,0 +1,46 @@
+/**
+ * resolveMetastore's shortcuts (a combined any-pattern test, a per-map memo) must give exactly the
+ * answer of the plain rule: exact names, then the first matching pattern in order, else the default.
+ */
+import { describe, expect, it } from 'vitest';
+import { compileRoutingMap, RoutingMap } from '../../src/routing/routing-map';
+import { resolveMetastore } from '../../src/routing/matcher';
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+function plainRule(map: RoutingMap, db: string): string {
+  const name = db.toLowerCase();
+  const exact = map.exactAnyCatalog.get(name);
+  if (exact !== undefined) return exact;
+  for (const p of map.patterns) if (p.matcher.test(name)) return p.metastore;
+  return map.defaultMetastore;
+}
+
+describe('resolveMetastore shortcuts', () => {
+  it('agree with the plain rule on random maps and names (twice: cold and memoised)', () => {
+    const next = rng(7);
+    const words = ['sales', 'web', 'team', 'proj', 'fed', 'tmp', 'x'];
+    const pick = () => words[Math.floor(next() * words.length)]!;
+    for (let m = 0; m < 100; m++) {
+      const routes: object[] = [];
+      for (let r = 0; r < 1 + Math.floor(next() * 30); r++) {
+        const metastore = next() < 0.5 ? 'rw' : 'fed';
+        const k = next();
+        if (k < 0.3) routes.push({ database: `${pick()}_${r}`, metastore });
+        else if (k < 0.7) routes.push({ glob: `${pick()}${next() < 0.5 ? '_*' : '?'}`, metastore });
+        else routes.push({ regex: `${pick()}_[0-9]+`, metastore });
+      }
+      const compiled = compileRoutingMap({ routes, defaultMetastore: 'rw' }, ['rw', 'fed']);
+      if (!compiled.ok) continue; // two random routes may claim one exact name
+      for (let n = 0; n < 40; n++) {
+        const db = `${pick()}${next() < 0.5 ? `_${Math.floor(next() * 40)}` : pick()}`;
+        const expected = plainRule(compiled.map, db);
+        expect(resolveMetastore(compiled.map, db, null)).toBe(expected);
+        expect(resolveMetastore(compiled.map, db.toUpperCase(), null)).toBe(expected);
+      }
+    }
+  });
+});
