@@ -85,6 +85,29 @@ describe('federation by database name', () => {
     client.close();
   });
 
+  it('Hive\'s Java client lists the databases of both metastores', async () => {
+    const run = await runJava('ListDatabases.java', ['--uri', `thrift://127.0.0.1:${router.port}`]);
+    expect(run.code, run.stderr).toBe(0);
+    const names = run.stdout.split('\n').filter((l) => l !== '');
+    expect(names).toContain(FED_DB);
+    expect(names).toContain(RW_DB);
+    expect(names.filter((n) => n === 'default')).toHaveLength(1);
+  });
+
+  it('get_table_meta fans out and keeps each table from the metastore that owns its database', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const spec = (db: string) => ({ db, table: 'meta_probe', location: `${stack.warehouse}/${db}.db/meta_probe`, columns: [['a', 'int']] as Array<[string, string]>, partitionKeys: [] });
+    await client.success('create_table', createTableArgs(spec(FED_DB)));
+    await client.call('create_table', createTableArgs(spec(RW_DB)));
+    // get_table_meta(1: db_patterns, 2: tbl_patterns, 3: list<string> tbl_types)
+    const metas = (await client.success('get_table_meta', (w) => {
+      w.fieldBegin(TType.STRING, 1).string(`*_${stamp}`).fieldBegin(TType.STRING, 2).string('meta_probe')
+        .fieldBegin(TType.LIST, 3).listBegin(TType.STRING, 0);
+    })) as Array<Record<number, string>>;
+    expect(metas.map((m) => `${m[1]}.${m[2]}`).sort()).toEqual([`${FED_DB}.meta_probe`, `${RW_DB}.meta_probe`].sort());
+    client.close();
+  });
+
   it('refuses every call naming a blocked database with a clear MetaException', async () => {
     const client = await HmsTestClient.connect(router.port);
     const r = await client.call('get_database', args.name(BLOCKED_DB));

@@ -4,7 +4,11 @@
  * client loop running meanwhile sees no failed call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../stack/layout';
 import { status } from '../../stack/stack';
 import { HmsTestClient, args } from '../support/hms-test-client';
 import { startTestRouter, TestRouter } from '../support/router-harness';
@@ -120,6 +124,52 @@ describe('routing map reload', () => {
     expect(failures).toEqual([]);
     expect(calls).toBeGreaterThan(50);
     expect(refused).toBe(10);
+  });
+
+  it('reloads when the config file changes (watched, debounced)', async () => {
+    const watched = await startTestRouter(document(TO_RW), { watchConfig: true });
+    try {
+      const client = await HmsTestClient.connect(watched.port);
+      expect(await servedBy(client)).toBe('rw');
+      writeFileSync(watched.configPath, JSON.stringify(document(TO_FED)));
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && await watched.metric('hms_router_routing_reloads_total', { source: 'file', outcome: 'ok' }) === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await servedBy(client)).toBe('fed');
+      client.close();
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('the hms-router process reloads on SIGHUP', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hms-router-sighup-')), 'router.yaml');
+    const withPorts = (routing: unknown) => JSON.stringify({ ...document(routing), server: { host: '127.0.0.1', port: 19972 }, admin: { port: 19973, token: TOKEN } });
+    writeFileSync(file, withPorts(TO_RW));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), '--config', file], { stdio: 'ignore' });
+    try {
+      const version = async () => {
+        for (let i = 0; i < 100; i++) {
+          try { return ((await fetch('http://127.0.0.1:19973/routing').then((r) => r.json())) as { version: string }).version; } catch { /* starting */ }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error('router process did not start');
+      };
+      const before = await version();
+      writeFileSync(file, withPorts(TO_FED));
+      child.kill('SIGHUP');
+      let after = before;
+      for (let i = 0; i < 50 && after === before; i++) { await new Promise((r) => setTimeout(r, 100)); after = await version(); }
+      expect(after).not.toBe(before);
+      const metrics = await fetch('http://127.0.0.1:19973/metrics').then((r) => r.text());
+      expect(metrics).toMatch(/hms_router_routing_reloads_total\{source="sighup",outcome="ok"\} 1/);
+      const client = await HmsTestClient.connect(19972);
+      expect(await servedBy(client)).toBe('fed');
+      client.close();
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('reloads on SIGHUP the same way (the CLI wires SIGHUP to this)', async () => {

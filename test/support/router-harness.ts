@@ -21,7 +21,7 @@ export interface TestRouter extends RunningRouter {
 }
 
 /** A router on free ports whose default metastore is the stack's rw metastore. `raw` is merged into the config. */
-export async function startTestRouter(raw: Record<string, unknown> = {}): Promise<TestRouter> {
+export async function startTestRouter(raw: Record<string, unknown> = {}, options: { watchConfig?: boolean } = {}): Promise<TestRouter> {
   const stack = status();
   const document = {
     server: { port: 0, host: '127.0.0.1', drainTimeoutMs: 5000 },
@@ -42,7 +42,7 @@ export async function startTestRouter(raw: Record<string, unknown> = {}): Promis
       done();
     },
   });
-  const router = await startRouter(config, createLogger(config.log.level, sink), { configPath, watchConfig: false });
+  const router = await startRouter(config, createLogger(config.log.level, sink), { configPath, watchConfig: options.watchConfig ?? false });
   return {
     ...router,
     config,
