@@ -9,6 +9,7 @@ import {
   type GtidFlavor,
   type GtidState,
 } from '../../src/consistency/gtid';
+import { prng as mulberry32 } from '../support/prng';
 
 const U1 = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const U2 = '4e11fa47-71ca-11e1-9e33-c80aa9429562';
@@ -243,16 +244,6 @@ describe('flavor mismatch', () => {
 // -------------------------------------------------------------------------------------------------
 // Property tests with a seeded PRNG
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));

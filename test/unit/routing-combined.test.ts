@@ -5,11 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { compileRoutingMap, RoutingMap } from '../../src/routing/routing-map';
 import { resolveMetastore } from '../../src/routing/matcher';
+import { prng as rng } from '../support/prng';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
-}
 
 function plainRule(map: RoutingMap, db: string): string {
   const name = db.toLowerCase();

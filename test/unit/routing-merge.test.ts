@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { compileRoutingMap, type RoutingMap } from '../../src/routing/routing-map';
 import { resolveMetastore } from '../../src/routing/matcher';
 import { mergeDatabaseLists } from '../../src/routing/fan-out-merge';
+import { prng } from '../support/prng';
 
 function mapOf(input: unknown, names: readonly string[]): RoutingMap {
   const r = compileRoutingMap(input, names);
@@ -58,17 +59,6 @@ describe('mergeDatabaseLists', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('properties (seeded)', () => {
   const ALPHABET = ['a', 'b', 'A', 'B', '_', '1'];

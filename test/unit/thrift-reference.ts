@@ -214,17 +214,8 @@ export function refParseMessage(bytes: Buffer): { name: string; type: number; se
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness.
 
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng';
+export { prng };
 
 export class Rng {
   readonly next: () => number;
