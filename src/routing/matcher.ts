@@ -27,7 +27,8 @@ export function resolveMetastore(map: RoutingMap, db: string | null, catalog: st
   const known = memo.get(key);
   if (known !== undefined) return known;
   let found = map.defaultMetastore;
-  for (const route of map.patterns) {
+  for (const i of candidatePatterns(map, name)) {
+    const route = map.patterns[i]!;
     if (route.catalog !== null && route.catalog !== cat) continue;
     if (route.matcher.test(name)) {
       found = route.metastore;
@@ -40,6 +41,71 @@ export function resolveMetastore(map: RoutingMap, db: string | null, catalog: st
 }
 
 const PATTERN_MEMO_LIMIT = 100_000;
+
+/**
+ * Patterns indexed by the literal text every name they match must start with, so a first lookup
+ * tests only the patterns that can match (a long list of `team_0042_*` globs costs one hash lookup
+ * for a name that starts otherwise). Patterns without such a prefix are always tested.
+ */
+interface PrefixIndex {
+  readonly lengths: readonly number[];
+  readonly byPrefix: ReadonlyMap<string, readonly number[]>;
+  readonly unprefixed: readonly number[];
+}
+
+const prefixIndexes = new WeakMap<RoutingMap, PrefixIndex>();
+
+/** Indices of the patterns that may match `name`, in map order. */
+function candidatePatterns(map: RoutingMap, name: string): readonly number[] {
+  let index = prefixIndexes.get(map);
+  if (index === undefined) {
+    index = buildPrefixIndex(map);
+    prefixIndexes.set(map, index);
+  }
+  if (index.byPrefix.size === 0) return index.unprefixed;
+  const found: number[] = [...index.unprefixed];
+  for (const length of index.lengths) {
+    if (name.length < length) continue;
+    const bucket = index.byPrefix.get(name.slice(0, length));
+    if (bucket !== undefined) found.push(...bucket);
+  }
+  return found.sort((a, b) => a - b);
+}
+
+function buildPrefixIndex(map: RoutingMap): PrefixIndex {
+  const byPrefix = new Map<string, number[]>();
+  const unprefixed: number[] = [];
+  map.patterns.forEach((route, i) => {
+    const prefix = route.kind === 'glob' ? globPrefix(route.pattern) : regexPrefix(route.pattern);
+    if (prefix === '') unprefixed.push(i);
+    else {
+      const bucket = byPrefix.get(prefix);
+      if (bucket === undefined) byPrefix.set(prefix, [i]);
+      else bucket.push(i);
+    }
+  });
+  const lengths = [...new Set([...byPrefix.keys()].map((k) => k.length))];
+  return { lengths, byPrefix, unprefixed };
+}
+
+/** The text before a glob's first wildcard, lower-cased. */
+function globPrefix(glob: string): string {
+  const wildcard = glob.search(/[*?]/);
+  return (wildcard < 0 ? glob : glob.slice(0, wildcard)).toLowerCase();
+}
+
+/**
+ * The plain letters, digits, '_' and '-' a regex starts with, lower-cased; '' when the regex has an
+ * alternation anywhere (any branch could match) or starts with something else. A character followed
+ * by a quantifier that allows zero of it is not part of the prefix.
+ */
+function regexPrefix(source: string): string {
+  if (source.includes('|')) return '';
+  const literal = /^[A-Za-z0-9_-]*/.exec(source)![0];
+  const next = source[literal.length];
+  const optional = next === '*' || next === '?' || next === '{';
+  return (optional ? literal.slice(0, -1) : literal).toLowerCase();
+}
 const patternMemo = new WeakMap<RoutingMap, Map<string, string>>();
 
 /** The configured reason when `db` is blocked (by name or glob), else null. */

@@ -26,14 +26,19 @@ describe('resolveMetastore shortcuts', () => {
       for (let r = 0; r < 1 + Math.floor(next() * 30); r++) {
         const metastore = next() < 0.5 ? 'rw' : 'fed';
         const k = next();
-        if (k < 0.3) routes.push({ database: `${pick()}_${r}`, metastore });
-        else if (k < 0.7) routes.push({ glob: `${pick()}${next() < 0.5 ? '_*' : '?'}`, metastore });
-        else routes.push({ regex: `${pick()}_[0-9]+`, metastore });
+        if (k < 0.25) routes.push({ database: `${pick()}_${r}`, metastore });
+        else if (k < 0.5) routes.push({ glob: `${pick()}${next() < 0.5 ? '_*' : '?'}`, metastore });
+        else if (k < 0.6) routes.push({ glob: `*${pick()}`, metastore });
+        else if (k < 0.75) routes.push({ regex: `${pick()}_[0-9]+`, metastore });
+        else if (k < 0.85) routes.push({ regex: `${pick()}s?_[0-9]*`, metastore });
+        else if (k < 0.95) routes.push({ regex: `${pick()}|${pick()}_[0-9]{1,2}`, metastore });
+        else routes.push({ regex: `.*${pick()}`, metastore });
       }
       const compiled = compileRoutingMap({ routes, defaultMetastore: 'rw' }, ['rw', 'fed']);
       if (!compiled.ok) continue; // two random routes may claim one exact name
       for (let n = 0; n < 40; n++) {
-        const db = `${pick()}${next() < 0.5 ? `_${Math.floor(next() * 40)}` : pick()}`;
+        const roll = next();
+        const db = roll < 0.4 ? `${pick()}_${Math.floor(next() * 40)}` : roll < 0.7 ? `${pick()}${pick()}` : roll < 0.85 ? pick() : `${pick()}s_${Math.floor(next() * 9)}`;
         const expected = plainRule(compiled.map, db);
         expect(resolveMetastore(compiled.map, db, null)).toBe(expected);
         expect(resolveMetastore(compiled.map, db.toUpperCase(), null)).toBe(expected);
