@@ -16,12 +16,10 @@ import { status } from '../stack/stack';
 import { REPO_ROOT } from '../stack/layout';
 import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
-import { percentile, startRouterProcess, stopRouterProcess } from './router-process';
+import { numericFlag, percentile, startRouterProcess, stopRouterProcess } from './support';
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : fallback; };
-const SECONDS = flag('--seconds', 10);
-const CLIENTS = flag('--clients', 12);
+const SECONDS = numericFlag('--seconds', 10);
+const CLIENTS = numericFlag('--clients', 12);
 const READS_PER_WRITE = 10;
 const ROUTER_PORT = 19982;
 const ADMIN_PORT = 19983;

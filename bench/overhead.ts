@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../stack/layout';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
 import { addPartitionsArgs, createTableArgs, dbTableArgs, partitionName, partitionsByNamesArgs, TableSpec } from '../test/support/hms-objects';
 import type { BinaryWriter } from '../src/thrift/binary-writer';
-import { percentile, startRouterProcess, stopRouterProcess } from './router-process';
+import { numericFlag, percentile, startRouterProcess, stopRouterProcess } from './support';
 
 interface Workload {
   readonly name: string;
@@ -29,10 +29,8 @@ interface Workload {
 
 interface Sample { readonly calls: number; readonly seconds: number; readonly latenciesMs: Float64Array }
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : fallback; };
-const SECONDS = flag('--seconds', 5);
-const ROUNDS = flag('--rounds', 3);
+const SECONDS = numericFlag('--seconds', 5);
+const ROUNDS = numericFlag('--rounds', 3);
 const ROUTER_PORT = 19980;
 const ADMIN_PORT = 19981;
 const RELAY_PORT = 19984;

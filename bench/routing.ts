@@ -16,12 +16,10 @@ import { REPO_ROOT } from '../stack/layout';
 import { compileRoutingMap, RoutingMap } from '../src/routing/routing-map';
 import { resolveMetastore } from '../src/routing/matcher';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
-import { percentile, startRouterProcess, stopRouterProcess } from './router-process';
+import { numericFlag, percentile, startRouterProcess, stopRouterProcess } from './support';
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : fallback; };
-const SECONDS = flag('--seconds', 5);
-const ROUNDS = flag('--rounds', 3);
+const SECONDS = numericFlag('--seconds', 5);
+const ROUNDS = numericFlag('--rounds', 3);
 const stack = status();
 
 function bigRouting(): object {

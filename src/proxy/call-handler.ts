@@ -69,11 +69,7 @@ export class CallHandler {
     if ('refusal' in target) {
       this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, target.metastore, 'router', 'refused', 0);
       this.log.info({ session: session.id, method: header.name, db: call.db, reason: target.refusal }, 'call refused');
-      if (oneway) return null;
-      const field = call.entry?.metaException;
-      const text = `hms-router: ${target.refusal}`;
-      return field === undefined ? applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR, text)
-        : metaExceptionReply(header.name, header.seqid, field, text);
+      return oneway ? null : methodErrorReply(header.name, header.seqid, call, `hms-router: ${target.refusal}`);
     }
     const metastore = target.metastore;
     if (call.entry?.fanOut !== undefined && Object.keys(this.config.metastores).length > 1 && !oneway) {
@@ -153,10 +149,7 @@ export class CallHandler {
       outcome = 'router_error';
       const metastore = err instanceof FanOutError ? err.metastore : '?';
       this.log.warn({ session: session.id, method: header.name, metastore, err: (err as Error).message }, 'fan-out failed');
-      const text = `hms-router: ${(err as Error).message}`;
-      const field = call.entry?.metaException;
-      return field === undefined ? applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR, text)
-        : metaExceptionReply(header.name, header.seqid, field, text);
+      return methodErrorReply(header.name, header.seqid, call, `hms-router: ${(err as Error).message}`);
     } finally {
       this.metrics.recordCall(header.name, call.entry?.kind ?? 'unknown', '*', 'primary', outcome, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -287,6 +280,16 @@ export class CallHandler {
       }
     }
   }
+}
+
+/**
+ * An error the client shows: the method's own MetaException when it declares one, else a
+ * TApplicationException.
+ */
+function methodErrorReply(method: string, seqid: number, call: CallInfo, text: string): Buffer {
+  const field = call.entry?.metaException;
+  return field === undefined ? applicationExceptionReply(method, seqid, AppErrorType.INTERNAL_ERROR, text)
+    : metaExceptionReply(method, seqid, field, text);
 }
 
 /**

@@ -23,6 +23,8 @@ import {
   refParseMessage,
   str,
   struct,
+  protocolError,
+  expectReason,
 } from './thrift-reference';
 
 type Mode = Transport | 'detect';
@@ -33,20 +35,6 @@ function reader(transport: Mode, maxMessageBytes = MAX, scanLimits = DEFAULT_SCA
   return new MessageReader({ transport, maxMessageBytes, scanLimits });
 }
 
-/** The thrown ProtocolError; fails the test on any other outcome. */
-function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
-}
-
-function expectReason(fn: () => unknown, reason: ProtocolErrorReason): void {
-  expect(protocolError(fn).reason).toBe(reason);
-}
 
 function pushAll(r: MessageReader, chunks: readonly Buffer[]): RawMessage[] {
   const out: RawMessage[] = [];

@@ -5,6 +5,9 @@
  * reference implementation.
  */
 import { Int64, TBinaryProtocol, TBufferedTransport, TFramedTransport } from 'thrift';
+import { prng } from '../support/prng';
+import { expect } from 'vitest';
+import { ProtocolError, type ProtocolErrorReason } from '../../src/thrift/protocol';
 
 /** Thrift type ids, spelled out independently of src/thrift/protocol.ts. */
 export const T = {
@@ -214,7 +217,6 @@ export function refParseMessage(bytes: Buffer): { name: string; type: number; se
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness.
 
-import { prng } from '../support/prng';
 export { prng };
 
 export class Rng {
@@ -361,4 +363,19 @@ export function everyTypeStruct(): StructValue {
     [26, list(T.STRING, [])],
     [-1, i32(-1)],
   );
+}
+
+/** The thrown ProtocolError; fails the test on any other outcome. */
+export function protocolError(fn: () => unknown): ProtocolError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ProtocolError) return e;
+    throw new Error(`expected a ProtocolError, got ${String(e)}`);
+  }
+  throw new Error('expected a ProtocolError, nothing was thrown');
+}
+
+export function expectReason(fn: () => unknown, reason: ProtocolErrorReason): void {
+  expect(protocolError(fn).reason).toBe(reason);
 }

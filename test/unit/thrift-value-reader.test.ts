@@ -24,21 +24,10 @@ import {
   set,
   str,
   struct,
+  protocolError,
+  expectReason,
 } from './thrift-reference';
 
-function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
-}
-
-function expectReason(fn: () => unknown, reason: ProtocolErrorReason): void {
-  expect(protocolError(fn).reason).toBe(reason);
-}
 
 function i32be(n: number): Buffer {
   const b = Buffer.alloc(4);

@@ -1,6 +1,6 @@
 /**
- * Shared by the benchmarks: the router as a separate process (so its CPU and memory are its own),
- * built code from dist/, config written under .work/bench/.
+ * Shared by the benchmarks: command-line flags, percentiles, and the router as a separate process
+ * (so its CPU and memory are its own), built code from dist/, config written under .work/bench/.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -33,4 +33,14 @@ export function percentile(values: ArrayLike<number>, p: number): number {
   if (values.length === 0) return NaN;
   const sorted = Float64Array.from(values).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A numeric `--name value` flag of the benchmark's command line, or `fallback`. */
+export function numericFlag(name: string, fallback: number): number {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(argv[i + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number, got '${argv[i + 1] ?? ''}'`);
+  return value;
 }
