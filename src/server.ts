@@ -39,8 +39,9 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
   const handler = new CallHandler(config, backends, consistency, metrics, log, routingMapOf(config));
-  const reloader = new RoutingMapReloader(options.configPath ?? null, config, () => handler.routingMap,
-    (map) => handler.setRoutingMap(map), metrics, log);
+  const reloader = new RoutingMapReloader(options.configPath ?? null, config,
+    () => ({ map: handler.routingMap, batching: handler.batchingPolicies }),
+    ({ map, batching }) => { handler.setRoutingMap(map); handler.setBatching(batching); }, metrics, log);
   if (options.watchConfig !== false) reloader.watchFile();
   // Replicas start as unchecked (their reads would go to the primary): check each once first.
   await Promise.all([...consistency.values()].map((c) => c.ready()));
@@ -69,7 +70,8 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   });
   const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
     accepting: () => accepting,
-    routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source }),
+    routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source,
+      batching: Object.fromEntries(handler.batchingPolicies) }),
     reloadRouting: () => reloader.reload('admin'),
     adminToken: config.admin.token,
     notReadyReason: () => {

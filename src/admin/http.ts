@@ -12,8 +12,8 @@ export interface AdminState {
   accepting(): boolean;
   /** Why the router is not ready, or null when it is. */
   notReadyReason(): string | null;
-  /** The active routing map for GET /routing. */
-  routing(): { version: string; loadedAt: string; map: unknown };
+  /** The active routing map and batching settings for GET /routing. */
+  routing(): { version: string; loadedAt: string; map: unknown; batching: unknown };
   /** POST /routing/reload: re-read the config file's routing map. */
   reloadRouting(): { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
   /** The bearer token mutating endpoints need; undefined disables them. Never logged or shown. */

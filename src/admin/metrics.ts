@@ -152,6 +152,35 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly listings = new Counter({
+    name: 'hms_router_listings_total',
+    help: 'Partition listings the batcher looked at, by metastore, method and plan (batched, or passed through with the reason).',
+    labelNames: ['metastore', 'method', 'plan'] as const,
+    registers: [this.registry],
+  });
+
+  readonly listingBatches = new Counter({
+    name: 'hms_router_listing_batches_total',
+    help: 'get_partitions_by_names calls made for batched listings, by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly listingPartitions = new Counter({
+    name: 'hms_router_listing_partitions_total',
+    help: 'Partitions returned by batched listings, by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly listingDuration = new Histogram({
+    name: 'hms_router_listing_duration_seconds',
+    help: 'Time of batched listings from the first planning call to the assembled reply, by metastore.',
+    labelNames: ['metastore'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
   private readonly unknownSeen = new Set<string>();
   /** Label children by label values: the per-call path skips prom-client's label hashing. */
   private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();

@@ -3,6 +3,7 @@
  * metastores; an error names the bad key and why.
  */
 import { z } from 'zod';
+import { batchingSchema } from '../batching/batching-policy';
 
 const hostPort = z.string().regex(/^(thrift:\/\/)?[^\s:/]+:\d{1,5}$/, 'expected host:port (or thrift://host:port)');
 
@@ -72,6 +73,8 @@ const metastoreSchema = z.strictObject({
   transport: z.enum(['buffered', 'framed']).default('buffered'),
   pool: poolSchema,
   timeouts: timeoutsSchema,
+  /** Large partition listings split into bounded calls (reloadable, like the routing map). */
+  batching: batchingSchema,
   /** Largest reply accepted from this metastore. */
   maxReplyBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024 - 1),
 });

@@ -12,7 +12,7 @@
  *   encoded as "@<catalog>#<database>"; the request structs carry it in a separate catName field.
  * - `meta` below is the field id of MetaException in the method's result struct.
  */
-import type { FanOut, FieldPath, InterfaceVersion, MethodEntry, MethodKind } from './method-entry';
+import type { FanOut, FieldPath, InterfaceVersion, ListingShape, MethodEntry, MethodKind } from './method-entry';
 
 type Versions = readonly InterfaceVersion[];
 
@@ -36,6 +36,7 @@ interface Where {
   readonly oneway?: true;
   /** Field id of MetaException in the result struct. */
   readonly meta?: number;
+  readonly listing?: ListingShape;
 }
 
 function entry(name: string, kind: MethodKind, mutates: boolean, versions: Versions, where: Where): MethodEntry {
@@ -254,27 +255,27 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   read('get_partition_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_partition_with_auth', ALL, { ...DT, meta: 1 }),
   read('get_partition_by_name', ALL, { ...DT, meta: 1 }),
-  read('get_partitions', ALL, { ...DT, meta: 2 }),
+  read('get_partitions', ALL, { ...DT, meta: 2, listing: { names: 'all', maxParts: 3, noSuchObject: 1 } }),
   read('get_partitions_req', V4, { ...REQ_CDT, meta: 2 }), // PartitionsRequest{1: catName, 2: dbName, 3: tblName}
-  read('get_partitions_with_auth', ALL, { ...DT, meta: 2 }),
+  read('get_partitions_with_auth', ALL, { ...DT, meta: 2, listing: { names: 'all', maxParts: 3, noSuchObject: 1, withAuth: true } }),
   read('get_partitions_pspec', ALL, { ...DT, meta: 2 }),
   // MetaException is field 1 in 2.3 (throws only MetaException) and 2 from 3.0 on: 3.1 layout kept.
   read('get_partition_names', ALL, { ...DT, meta: 2 }),
   read('fetch_partition_names_req', V4, { ...REQ_CDT, meta: 2 }), // PartitionsRequest
   read('get_partition_values', ALL, { ...req12(9), meta: 1 }), // PartitionValuesRequest{1: dbName, 2: tblName, 9: catName}
-  read('get_partitions_ps', ALL, { ...DT, meta: 1 }),
-  read('get_partitions_ps_with_auth', ALL, { ...DT, meta: 2 }),
+  read('get_partitions_ps', ALL, { ...DT, meta: 1, listing: { names: 'spec', partVals: 3, maxParts: 4, noSuchObject: 2 } }),
+  read('get_partitions_ps_with_auth', ALL, { ...DT, meta: 2, listing: { names: 'spec', partVals: 3, maxParts: 4, noSuchObject: 1, withAuth: true } }),
   read('get_partitions_ps_with_auth_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_partition_names_ps', ALL, { ...DT, meta: 1 }),
   read('get_partition_names_ps_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_partition_names_req', V4, { ...req12(6), meta: 1 }), // PartitionsByExprRequest{1: dbName, 2: tblName, 6: catName}
-  read('get_partitions_by_filter', ALL, { ...DT, meta: 1 }),
+  read('get_partitions_by_filter', ALL, { ...DT, meta: 1, listing: { names: 'filter', filter: 3, maxParts: 4, noSuchObject: 2 } }),
   read('get_partitions_by_filter_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_part_specs_by_filter', ALL, { ...DT, meta: 1 }),
   read('get_partitions_by_expr', ALL, { ...req12(6), meta: 1 }), // PartitionsByExprRequest
   read('get_partitions_spec_by_expr', V4, { ...req12(6), meta: 1 }),
   read('get_num_partitions_by_filter', ALL, { ...DT, meta: 1 }),
-  read('get_partitions_by_names', ALL, { ...DT, meta: 1 }),
+  read('get_partitions_by_names', ALL, { ...DT, meta: 1, listing: { names: 'given', givenNames: 3, noSuchObject: 2 } }),
   read('get_partitions_by_names_req', V4, { ...req12(), meta: 1 }), // GetPartitionsByNamesRequest{1: db_name, 2: tbl_name}: no catName
   read('get_partitions_with_specs', V4, { ...REQ_CDT, meta: 1 }), // GetPartitionsRequest{1: catName, 2: dbName, 3: tblName}
   read('isPartitionMarkedForEvent', ALL, { ...DT, meta: 1 }),

@@ -30,6 +30,27 @@ export type FieldPath = readonly (number | '*')[];
 /** How a call that names no database is answered when several metastores are federated. */
 export type FanOut = 'databases' | 'table-meta';
 
+/**
+ * A partition listing the router may split into bounded batches (src/batching/): how it finds the
+ * names to fetch, and where the call keeps the arguments that shape the answer.
+ * - all:    every partition of the table (get_partition_names)
+ * - spec:   a partial partition spec (get_partition_names_ps)
+ * - filter: a filter string the router evaluates on names when it can do so exactly
+ * - given:  the call lists the names itself
+ */
+export interface ListingShape {
+  readonly names: 'all' | 'spec' | 'filter' | 'given';
+  /** Argument field ids: i16 max_parts, list<string> part_vals, string filter, list<string> names. */
+  readonly maxParts?: number;
+  readonly partVals?: number;
+  readonly filter?: number;
+  readonly givenNames?: number;
+  /** Field id of NoSuchObjectException in the result struct. */
+  readonly noSuchObject: number;
+  /** The with_auth forms add privileges when the table sets PARTITION_LEVEL_PRIVILEGE=TRUE. */
+  readonly withAuth?: true;
+}
+
 export interface MethodEntry {
   readonly name: string;
   readonly kind: MethodKind;
@@ -51,4 +72,6 @@ export interface MethodEntry {
   readonly fanOut?: FanOut;
   /** Interface versions that declare the method. */
   readonly versions: readonly InterfaceVersion[];
+  /** For large partition listings: how the router batches them (absent: never batched). */
+  readonly listing?: ListingShape;
 }

@@ -23,6 +23,11 @@ import type { ClientSession } from './client-session';
 import type { Identity } from '../backends/identity';
 import type { ConsistencyRouter, FallbackReason } from '../consistency/consistency-router';
 import { BinaryWriter } from '../thrift/binary-writer';
+import { MessageBytes } from '../thrift/socket-writer';
+import { parseMessageHeader } from '../thrift/protocol';
+import type { ListingShape } from '../hms/method-entry';
+import type { BatchingPolicy } from '../batching/batching-policy';
+import { runListing, SubCall } from '../batching/listing-batcher';
 
 /** Methods that change the metastore connection's own settings; the client keeps that connection. */
 const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
@@ -36,10 +41,20 @@ export class CallHandler {
     private readonly log: Logger,
     /** The active routing map; replaced whole on reload (a call keeps the map it started with). */
     private routing: RoutingMap,
+    /** Batching settings per metastore; they reload with the routing map. */
+    private batching: ReadonlyMap<string, BatchingPolicy> = new Map(Object.entries(config.metastores).map(([name, m]) => [name, m.batching])),
   ) {}
 
   setRoutingMap(map: RoutingMap): void {
     this.routing = map;
+  }
+
+  setBatching(policies: ReadonlyMap<string, BatchingPolicy>): void {
+    this.batching = policies;
+  }
+
+  get batchingPolicies(): ReadonlyMap<string, BatchingPolicy> {
+    return this.batching;
   }
 
   get routingMap(): RoutingMap {
@@ -47,7 +62,7 @@ export class CallHandler {
   }
 
   /** Resolves with the reply bytes to send (unframed), or null for a oneway call. Never rejects. */
-  async handle(received: RawMessage, session: ClientSession): Promise<Buffer | null> {
+  async handle(received: RawMessage, session: ClientSession): Promise<MessageBytes | null> {
     const started = process.hrtime.bigint();
     const message = toStrictMessage(received);
     const { header } = message;
@@ -77,7 +92,16 @@ export class CallHandler {
     }
     let role: 'primary' | 'replica' = 'primary';
     let outcome = 'ok';
+    const listing = call.entry?.listing;
+    const policy = this.batching.get(metastore);
     try {
+      if (listing !== undefined && policy !== undefined && policy.enabled && !oneway) {
+        const batched = await this.batchedListing(message, call, session, metastore, listing, policy, (served) => { role = served; });
+        if (batched !== null) {
+          if (batched.failed) outcome = 'error';
+          return batched.chunks;
+        }
+      }
       const reply = await this.route(message, call, session, metastore, oneway, (served) => { role = served; });
       if (reply !== null) {
         if (reply.header.type === MessageType.EXCEPTION) outcome = 'error';
@@ -153,6 +177,38 @@ export class CallHandler {
     } finally {
       this.metrics.recordCall(header.name, call.entry?.kind ?? 'unknown', '*', 'primary', outcome, Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /**
+   * A large partition listing as bounded calls, each routed like any read. Null when the listing
+   * passes through unchanged (small, or not exactly reproducible by batches).
+   */
+  private async batchedListing(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
+    shape: ListingShape, policy: BatchingPolicy, servedBy: (role: 'primary' | 'replica') => void): Promise<{ chunks: Buffer[]; failed: boolean } | null> {
+    const started = process.hrtime.bigint();
+    const roles = new Set<'primary' | 'replica'>();
+    const send: SubCall = async (bytes) => {
+      const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)! };
+      const reply = await this.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served));
+      return reply!;
+    };
+    const result = await runListing(message, call.entry!, shape, policy, send);
+    if (result.kind === 'pass') {
+      this.metrics.listings.inc({ metastore, method: call.method, plan: `pass_${result.reason}` });
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ session: session.id, method: call.method, db: call.db, table: call.table, reason: result.reason, detail: result.detail }, 'listing passed through');
+      }
+      return null;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.listings.inc({ metastore, method: call.method, plan: result.failed ? 'batched_error' : 'batched' });
+    this.metrics.listingBatches.inc({ metastore }, result.batches);
+    this.metrics.listingPartitions.inc({ metastore }, result.partitions);
+    this.metrics.listingDuration.observe({ metastore }, seconds);
+    servedBy(roles.has('primary') ? 'primary' : 'replica');
+    this.log.info({ session: session.id, method: call.method, db: call.db, table: call.table, metastore, partitions: result.partitions,
+      batches: result.batches, failed: result.failed, ms: Math.round(seconds * 1000) }, 'batched listing');
+    return { chunks: result.chunks, failed: result.failed };
   }
 
   /**

@@ -3,7 +3,8 @@
  * file (debounced), or on an admin call. The new map is validated whole before use; a bad one is
  * refused with every problem named (log line, metric, the admin call's 400 body) and the old map
  * keeps serving. A good one is swapped in whole: calls in flight keep the map they started with.
- * Only the `routing` section (and defaultMetastore) can change this way; metastores need a restart.
+ * The `routing` section, defaultMetastore and each metastore's `batching` settings change this way
+ * (swapped together); the rest of a metastore's settings need a restart.
  */
 import { readFileSync, watch, FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
@@ -11,6 +12,14 @@ import { parse } from 'yaml';
 import { compileRoutingMap, RoutingMap } from './routing-map';
 import type { RouterConfig } from '../config/schema';
 import type { RouterMetrics } from '../admin/metrics';
+import { batchingSchema, BatchingPolicy } from '../batching/batching-policy';
+import { canonicalJson } from './routing-map';
+
+/** What a reload swaps in, whole. */
+export interface ReloadablePolicies {
+  readonly map: RoutingMap;
+  readonly batching: ReadonlyMap<string, BatchingPolicy>;
+}
 
 export type ReloadSource = 'sighup' | 'file' | 'admin';
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
@@ -22,8 +31,8 @@ export class RoutingMapReloader {
   constructor(
     private readonly configPath: string | null,
     private readonly config: RouterConfig,
-    private readonly current: () => RoutingMap,
-    private readonly swap: (map: RoutingMap) => void,
+    private readonly current: () => ReloadablePolicies,
+    private readonly swap: (policies: ReloadablePolicies) => void,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
   ) {}
@@ -37,14 +46,15 @@ export class RoutingMapReloader {
       return result;
     }
     const previous = this.current();
-    const changed = previous.version !== result.map.version;
-    if (changed) this.swap(result.map);
+    const changed = previous.map.version !== result.map.version
+      || canonicalJson(Object.fromEntries(previous.batching)) !== canonicalJson(Object.fromEntries(result.batching));
+    if (changed) this.swap(result);
     this.metrics.routingReloads.inc({ source, outcome: changed ? 'ok' : 'unchanged' });
-    this.log.info({ source, version: result.map.version, previous: previous.version }, changed ? 'routing map reloaded' : 'routing map unchanged');
+    this.log.info({ source, version: result.map.version, previous: previous.map.version }, changed ? 'routing map reloaded' : 'routing map unchanged');
     return { ok: true, version: result.map.version, changed };
   }
 
-  private compileFromFile(): { ok: true; map: RoutingMap } | { ok: false; problems: string[] } {
+  private compileFromFile(): ({ ok: true } & ReloadablePolicies) | { ok: false; problems: string[] } {
     if (this.configPath === null) return { ok: false, problems: ['the router was started without a config file; nothing to reload'] };
     let raw: unknown;
     try {
@@ -52,11 +62,18 @@ export class RoutingMapReloader {
     } catch (err) {
       return { ok: false, problems: [`${this.configPath}: ${(err as Error).message}`] };
     }
-    const doc = (raw ?? {}) as { routing?: unknown; defaultMetastore?: unknown };
+    const doc = (raw ?? {}) as { routing?: unknown; defaultMetastore?: unknown; metastores?: Record<string, { batching?: unknown } | undefined> };
     const input = { ...(doc.routing as object | undefined ?? {}), defaultMetastore: doc.defaultMetastore ?? this.config.defaultMetastore };
     const compiled = compileRoutingMap(input, Object.keys(this.config.metastores));
-    if (!compiled.ok) return { ok: false, problems: compiled.problems.map((p) => `routing.${p}`) };
-    return compiled;
+    const problems = compiled.ok ? [] : compiled.problems.map((p) => `routing.${p}`);
+    const batching = new Map<string, BatchingPolicy>();
+    for (const name of Object.keys(this.config.metastores)) {
+      const parsed = batchingSchema.safeParse(doc.metastores?.[name]?.batching);
+      if (parsed.success) batching.set(name, parsed.data);
+      else problems.push(...parsed.error.issues.map((i) => `metastores.${[name, 'batching', ...i.path].join('.')}: ${i.message}`));
+    }
+    if (!compiled.ok || problems.length > 0) return { ok: false, problems };
+    return { ok: true, map: compiled.map, batching };
   }
 
   /** Reloads on every change of the config file, debounced (editors write in several steps). */

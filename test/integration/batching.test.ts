@@ -1,0 +1,319 @@
+/**
+ * Batching of large partition listings on the real stack: every listing call through the router
+ * equals the same call made directly to the metastore (decoded replies compared), for tables of 0,
+ * 1, threshold-1, threshold+1 and 20,000 partitions, with the batches really made (metrics) and no
+ * metastore call larger than one batch. Partitions dropped during a batched listing are simply absent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { status } from '../../stack/stack';
+import { BinaryWriter } from '../../src/thrift/binary-writer';
+import { MessageType, TType } from '../../src/thrift/protocol';
+import type { ThriftStruct, ThriftValue } from '../../src/thrift/value-decoder';
+import { HmsTestClient, args, CallResult } from '../support/hms-test-client';
+import { addPartitionsArgs, createTableArgs, TableSpec } from '../support/hms-objects';
+import { startTestRouter, TestRouter } from '../support/router-harness';
+import { prng } from '../support/prng';
+
+const THRESHOLD = 50;
+const BATCH = 16;
+const BULK_THRESHOLD = 1000;
+const BULK_BATCH = 700;
+
+const stack = status();
+const db = `batching_${Date.now()}`;
+/**
+ * Kept between runs on a running stack: 20,000 partitions take minutes to add and to drop on this
+ * machine, and nothing here changes them.
+ */
+const bulkDb = 'batching_bulk_20000';
+const BULK_PARTITIONS = 20_000;
+const warehouse = stack.warehouse;
+
+/** day string, hour int: names like day=2024-01-03/hour=7, ordered by the metastore as strings. */
+function spec(database: string, table: string): TableSpec {
+  return {
+    db: database,
+    table,
+    location: `${warehouse}/${database}.db/${table}`,
+    columns: [['id', 'bigint'], ['payload', 'string']],
+    partitionKeys: [['day', 'string'], ['hour', 'int']],
+  };
+}
+
+function dayHour(i: number): [string, string] {
+  const day = new Date(Date.UTC(2024, 0, 1) + Math.floor(i / 24) * 86_400_000).toISOString().slice(0, 10);
+  return [day, String(i % 24)];
+}
+
+const TABLES: Record<string, number> = { p0: 0, p1: 1, below: THRESHOLD - 1, above: THRESHOLD + 1, drops: 1500 };
+
+let direct: HmsTestClient;
+let router: TestRouter;
+let viaRouter: HmsTestClient;
+
+async function createTable(client: HmsTestClient, database: string, table: string, count: number): Promise<void> {
+  const s = spec(database, table);
+  await client.success('create_table', createTableArgs(s));
+  const values = Array.from({ length: count }, (_, i) => dayHour(i));
+  for (let i = 0; i < values.length; i += 1000) {
+    await client.success('add_partitions', addPartitionsArgs(s, values.slice(i, i + 1000)));
+  }
+}
+
+/** The 20,000-partition table, made once per stack (four connections adding at once). */
+async function ensureBulkTable(): Promise<void> {
+  const names = await direct.call('get_partition_names', (w) => {
+    w.fieldBegin(TType.STRING, 1).string(bulkDb).fieldBegin(TType.STRING, 2).string('big').fieldBegin(TType.I16, 3).i16(-1);
+  });
+  if (Array.isArray(names.result[0]) && names.result[0].length === BULK_PARTITIONS) return;
+  await direct.call('drop_database', args.dropDatabase(bulkDb), 600_000);
+  await direct.success('create_database', args.createDatabase(bulkDb, `${warehouse}/${bulkDb}.db`));
+  await direct.success('create_table', createTableArgs(spec(bulkDb, 'big')));
+  const all = Array.from({ length: BULK_PARTITIONS }, (_, i) => dayHour(i));
+  const writers = await Promise.all([0, 1, 2, 3].map(() => HmsTestClient.connect(stack.metastores.rw.port)));
+  await Promise.all(writers.map(async (w, k) => {
+    for (let i = k * 1000; i < all.length; i += 4000) await w.success('add_partitions', addPartitionsArgs(spec(bulkDb, 'big'), all.slice(i, i + 1000)));
+    w.close();
+  }));
+}
+
+beforeAll(async () => {
+  direct = await HmsTestClient.connect(stack.metastores.rw.port);
+  await direct.success('create_database', args.createDatabase(db, `${warehouse}/${db}.db`));
+  for (const [table, count] of Object.entries(TABLES)) await createTable(direct, db, table, count);
+  await ensureBulkTable();
+
+  const rwPort = stack.metastores.rw.port;
+  const mysql = (port: number) => ({ host: '127.0.0.1', port, user: stack.routerMysqlUser.user, password: stack.routerMysqlUser.password });
+  router = await startTestRouter({
+    metastores: {
+      // Small batches, read/write split on: batches are reads like any other.
+      rw: {
+        primary: { endpoints: [`127.0.0.1:${rwPort}`], mysql: mysql(stack.mysql.primary.port) },
+        replicas: [{ name: 'r1', endpoints: [`127.0.0.1:${stack.metastores.ro.port}`], mysql: mysql(stack.mysql.replica.port) }],
+        consistency: { mode: 'session', maxWaitMs: 2000 },
+        batching: { threshold: THRESHOLD, batchSize: BATCH, inFlight: 3 },
+      },
+      // The same metastore under another name, with bulk-sized batches, for the 20,000-partition table.
+      bulk: {
+        primary: { endpoints: [`127.0.0.1:${rwPort}`] },
+        batching: { threshold: BULK_THRESHOLD, batchSize: BULK_BATCH, inFlight: 3 },
+      },
+    },
+    routing: { routes: [{ glob: 'batching_bulk_*', metastore: 'bulk' }] },
+  });
+  viaRouter = await HmsTestClient.connect(router.port);
+}, 600_000);
+
+afterAll(async () => {
+  viaRouter?.close();
+  await router?.close();
+  if (direct !== undefined) {
+    await direct.call('drop_database', args.dropDatabase(db));
+    direct.close();
+  }
+});
+
+// Argument writers of the listing calls (field ids from the HMS IDL).
+const strings = (w: BinaryWriter, id: number, values: readonly string[]) => {
+  w.fieldBegin(TType.LIST, id).listBegin(TType.STRING, values.length);
+  for (const v of values) w.string(v);
+};
+const call = {
+  getPartitions: (d: string, t: string, max = -1) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t).fieldBegin(TType.I16, 3).i16(max);
+  },
+  withAuth: (d: string, t: string, max = -1) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t).fieldBegin(TType.I16, 3).i16(max)
+      .fieldBegin(TType.STRING, 4).string('alice');
+    strings(w, 5, ['analysts']);
+  },
+  ps: (d: string, t: string, vals: string[], max = -1) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t);
+    strings(w, 3, vals);
+    w.fieldBegin(TType.I16, 4).i16(max);
+  },
+  psWithAuth: (d: string, t: string, vals: string[], max = -1) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t);
+    strings(w, 3, vals);
+    w.fieldBegin(TType.I16, 4).i16(max).fieldBegin(TType.STRING, 5).string('alice');
+    strings(w, 6, ['analysts']);
+  },
+  byFilter: (d: string, t: string, filter: string, max = -1) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t).fieldBegin(TType.STRING, 3).string(filter)
+      .fieldBegin(TType.I16, 4).i16(max);
+  },
+  byNames: (d: string, t: string, names: readonly string[]) => (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(d).fieldBegin(TType.STRING, 2).string(t);
+    strings(w, 3, names);
+  },
+};
+
+/**
+ * Makes the call directly and through the router; the decoded replies must be equal. Generous
+ * deadlines: the metastore's with_auth forms read partitions through JDO, over a minute for 20,000.
+ */
+async function same(method: string, writeArgs: (w: BinaryWriter) => void): Promise<CallResult> {
+  const expected = await direct.call(method, writeArgs, 400_000);
+  const actual = await viaRouter.call(method, writeArgs, 400_000);
+  expect(actual.type, `${method}: message type`).toBe(expected.type);
+  expect(actual.result, `${method}: reply`).toEqual(expected.result);
+  return expected;
+}
+
+function partitions(result: CallResult): ThriftStruct[] {
+  expect(result.type).toBe(MessageType.REPLY);
+  return (result.result[0] ?? []) as ThriftStruct[];
+}
+
+function values(p: ThriftStruct): string[] {
+  return (p[1] as ThriftValue[]).map(String);
+}
+
+function namesOf(list: ThriftStruct[]): string[] {
+  return list.map((p) => `day=${values(p)[0]}/hour=${values(p)[1]}`);
+}
+
+async function listingMetric(plan: string): Promise<number> {
+  return router.metric('hms_router_listings_total', { plan });
+}
+
+describe.each(Object.entries(TABLES))('table %s (%i partitions)', (table, count) => {
+  it('get_partitions and get_partitions_with_auth equal the direct calls, with every max_parts', async () => {
+    for (const max of [-1, 0, 1, THRESHOLD + 3]) {
+      const r = await same('get_partitions', call.getPartitions(db, table, max));
+      expect(partitions(r)).toHaveLength(max < 0 ? count : Math.min(max, count));
+      await same('get_partitions_with_auth', call.withAuth(db, table, max));
+    }
+  });
+
+  it('get_partitions_ps and get_partitions_ps_with_auth equal the direct calls', async () => {
+    for (const vals of [['2024-01-01'], ['2024-01-02', ''], ['', '3'], ['2024-01-01', '0'], ['1999-01-01']]) {
+      await same('get_partitions_ps', call.ps(db, table, vals));
+      await same('get_partitions_ps', call.ps(db, table, vals, 5));
+      await same('get_partitions_ps_with_auth', call.psWithAuth(db, table, vals));
+    }
+  });
+
+  it('get_partitions_by_names equals the direct call for shuffled, repeated and missing names', async () => {
+    const all = namesOf(partitions(await direct.call('get_partitions', call.getPartitions(db, table))));
+    const random = prng(count + 1);
+    const shuffled = [...all, ...all.slice(0, 5), 'day=1999-01-01/hour=1'].sort(() => random() - 0.5);
+    const r = await same('get_partitions_by_names', call.byNames(db, table, shuffled));
+    expect(namesOf(partitions(r))).toEqual(all);
+  });
+
+  it('get_partitions_by_filter equals the direct call', async () => {
+    for (const filter of ['day >= "2024-01-02"', 'day = "2024-01-01" and hour < 12', 'hour = 5 or day > "2024-01-03"', 'day like "2024-01-0.*"']) {
+      await same('get_partitions_by_filter', call.byFilter(db, table, filter));
+      await same('get_partitions_by_filter', call.byFilter(db, table, filter, 3));
+    }
+  });
+});
+
+describe('batching really happens, and only above the threshold', () => {
+  it('a listing of threshold-1 partitions passes through; threshold+1 is batched into calls of at most B names', async () => {
+    const smallBefore = await listingMetric('pass_small');
+    await same('get_partitions', call.getPartitions(db, 'below'));
+    expect(await listingMetric('pass_small')).toBe(smallBefore + 1);
+
+    const batchedBefore = await listingMetric('batched');
+    const batchesBefore = await router.metric('hms_router_listing_batches_total', { metastore: 'rw' });
+    await same('get_partitions', call.getPartitions(db, 'above'));
+    expect(await listingMetric('batched')).toBe(batchedBefore + 1);
+    expect(await router.metric('hms_router_listing_batches_total', { metastore: 'rw' }) - batchesBefore).toBe(Math.ceil((THRESHOLD + 1) / BATCH));
+  });
+
+  it('batches are reads like any other: the replica serves them when it has the session\'s writes', async () => {
+    const before = await router.metric('hms_router_calls_total', { method: 'get_partitions', role: 'replica' });
+    await same('get_partitions', call.getPartitions(db, 'drops'));
+    expect(await router.metric('hms_router_calls_total', { method: 'get_partitions', role: 'replica' })).toBe(before + 1);
+  });
+});
+
+describe('batching settings reload with the routing map', () => {
+  it('a new threshold applies to the next listing; a bad setting is refused by name and the old one keeps serving', async () => {
+    const original = readFileSync(router.configPath, 'utf8');
+    const doc = JSON.parse(original) as { metastores: Record<string, { batching: Record<string, number> }> };
+    try {
+      doc.metastores.rw!.batching.batchSize = 0;
+      writeFileSync(router.configPath, JSON.stringify(doc));
+      const refused = router.reloadRouting();
+      expect(refused.ok).toBe(false);
+      expect(!refused.ok && refused.problems.join('\n')).toMatch(/metastores\.rw\.batching\.batchSize: .*>=\s*1/);
+      let batched = await listingMetric('batched');
+      await same('get_partitions', call.getPartitions(db, 'above'));
+      expect(await listingMetric('batched')).toBe(batched + 1);
+
+      doc.metastores.rw!.batching = { threshold: 10_000, batchSize: BATCH, inFlight: 3 };
+      writeFileSync(router.configPath, JSON.stringify(doc));
+      expect(router.reloadRouting()).toMatchObject({ ok: true, changed: true });
+      const body = await fetch(`http://127.0.0.1:${router.adminPort}/routing`).then((r) => r.json()) as { batching: Record<string, { threshold: number }> };
+      expect(body.batching.rw!.threshold).toBe(10_000);
+      batched = await listingMetric('batched');
+      await same('get_partitions', call.getPartitions(db, 'above'));
+      expect(await listingMetric('batched')).toBe(batched);
+    } finally {
+      writeFileSync(router.configPath, original);
+      expect(router.reloadRouting()).toMatchObject({ ok: true });
+    }
+  });
+});
+
+describe('missing tables and databases', () => {
+  it.each([
+    ['get_partitions', call.getPartitions(db, 'no_such_table')],
+    ['get_partitions', call.getPartitions('no_such_db_batching', 'x')],
+    ['get_partitions_with_auth', call.withAuth(db, 'no_such_table')],
+    ['get_partitions_ps', call.ps(db, 'no_such_table', ['2024-01-01'])],
+    ['get_partitions_ps_with_auth', call.psWithAuth(db, 'no_such_table', ['2024-01-01'])],
+    ['get_partitions_by_filter', call.byFilter(db, 'no_such_table', 'day = "x"')],
+    ['get_partitions_by_names', call.byNames(db, 'no_such_table', Array.from({ length: THRESHOLD + 5 }, (_, i) => `day=x/hour=${i}`))],
+    ['get_partitions_ps', call.ps(db, 'above', ['2024-01-01', '1', 'extra'])],
+    ['get_partitions_by_filter', call.byFilter(db, 'above', 'no_such_key = "1"')],
+    ['get_partitions_by_filter', call.byFilter(db, 'above', 'day = ')],
+  ])('%s: the same answer as the metastore (%#)', async (method, writeArgs) => {
+    await same(method, writeArgs);
+  });
+});
+
+describe('20,000 partitions on two levels, bulk batches', () => {
+  it('every listing call equals the direct call and is batched', async () => {
+    const before = await router.metric('hms_router_listing_batches_total', { metastore: 'bulk' });
+    const r = await same('get_partitions', call.getPartitions(bulkDb, 'big'));
+    expect(partitions(r)).toHaveLength(BULK_PARTITIONS);
+    expect(await router.metric('hms_router_listing_batches_total', { metastore: 'bulk' }) - before).toBe(Math.ceil(BULK_PARTITIONS / BULK_BATCH));
+    await same('get_partitions_with_auth', call.withAuth(bulkDb, 'big'));
+    await same('get_partitions', call.getPartitions(bulkDb, 'big', 5000));
+    await same('get_partitions_ps', call.ps(bulkDb, 'big', ['', '7']));
+    await same('get_partitions_by_filter', call.byFilter(bulkDb, 'big', 'day >= "2024-06-01" and day < "2025-01-01"'));
+    const names = namesOf(partitions(r));
+    await same('get_partitions_by_names', call.byNames(bulkDb, 'big', names.filter((_, i) => i % 3 === 0).reverse()));
+  }, 900_000);
+});
+
+describe('partitions dropped during a batched listing', () => {
+  it('are simply absent: no error, no duplicate, order kept', async () => {
+    const before = namesOf(partitions(await direct.call('get_partitions', call.getPartitions(db, 'drops'))));
+    const random = prng(7);
+    const victims = before.filter(() => random() < 0.15);
+    const droppers = await Promise.all([0, 1, 2].map(() => HmsTestClient.connect(stack.metastores.rw.port)));
+    const listing = viaRouter.call('get_partitions', call.getPartitions(db, 'drops'));
+    await Promise.all(droppers.map(async (c, k) => {
+      for (let i = k; i < victims.length; i += droppers.length) {
+        await c.success('drop_partition_by_name', (w) => {
+          w.fieldBegin(TType.STRING, 1).string(db).fieldBegin(TType.STRING, 2).string('drops')
+            .fieldBegin(TType.STRING, 3).string(victims[i]!).fieldBegin(TType.BOOL, 4).bool(false);
+        });
+      }
+      c.close();
+    }));
+    const got = namesOf(partitions(await listing));
+    expect(new Set(got).size).toBe(got.length);
+    expect(got).toEqual(before.filter((n) => got.includes(n)));
+    expect(got.length).toBeGreaterThanOrEqual(before.length - victims.length);
+    // After the drops, the router and the metastore agree again.
+    await same('get_partitions', call.getPartitions(db, 'drops'));
+  });
+});
