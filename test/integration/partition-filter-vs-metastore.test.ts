@@ -1,8 +1,10 @@
 /**
  * The router's partition filter evaluator (src/batching/partition-filter.ts) against the real
- * Hive 3.1.3 metastore of the local stack, directly (no router): for every case of
- * test/support/partition-filter-cases.ts, get_partitions_by_filter on the metastore and the
- * evaluator over get_partition_names must agree wherever the evaluator claims to know the answer.
+ * Hive 3.1.3 metastore of the local stack: for every case of test/support/partition-filter-cases.ts,
+ * get_partitions_by_filter on the metastore and the evaluator over get_partition_names must agree
+ * wherever the evaluator claims to know the answer. Then the same call through a router that
+ * batches every listing of more than one partition must answer exactly as the metastore (errors
+ * included), batched when the evaluator knows the answer and passed through otherwise.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '../../stack/stack';
@@ -14,6 +16,7 @@ import { makePartitionName, partitionValuesFromName } from '../../src/batching/p
 import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { MessageType, TType } from '../../src/thrift/protocol';
 import type { ThriftStruct } from '../../src/thrift/value-decoder';
+import { startTestRouter, TestRouter } from '../support/router-harness';
 
 const stack = status();
 
@@ -76,6 +79,8 @@ type MetastoreAnswer = { readonly values: string[][] } | { readonly error: strin
 
 describe('partition filter evaluator vs the real metastore', () => {
   let client: HmsTestClient;
+  let router: TestRouter;
+  let viaRouter: HmsTestClient;
   const db = `filter_cases_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const tables = new Map<string, LoadedTable>();
   const refusals: string[] = [];
@@ -104,10 +109,16 @@ describe('partition filter evaluator vs the real metastore', () => {
     client = await HmsTestClient.connect(stack.metastores.rw.port);
     await client.success('create_database', args.createDatabase(db, `${stack.warehouse}/${db}.db`));
     for (const table of FILTER_TABLES) tables.set(table.name, await createAndLoad(table));
+    router = await startTestRouter({
+      metastores: { rw: { primary: { endpoints: [`127.0.0.1:${stack.metastores.rw.port}`] }, batching: { threshold: 1, batchSize: 2, inFlight: 2 } } },
+    });
+    viaRouter = await HmsTestClient.connect(router.port);
   });
 
   afterAll(async () => {
     if (refusals.length > 0) console.log(`refused filters (the router passes these through):\n${refusals.join('\n')}`);
+    viaRouter?.close();
+    await router?.close();
     await client?.call('drop_database', args.dropDatabase(db));
     client?.close();
   });
@@ -135,11 +146,31 @@ describe('partition filter evaluator vs the real metastore', () => {
 
   for (const c of FILTER_CASES) {
     it(`${c.table}: ${JSON.stringify(c.filter)} is ${c.expect} (${c.why})`, async () => {
-      await checkCase(c);
+      const expected = await checkCase(c);
+      await checkThroughRouter(c, expected);
     });
   }
 
-  async function checkCase(c: FilterCase): Promise<void> {
+  /**
+   * The router's answer equals the metastore's, and the plan follows the evaluator: batched when it
+   * knows more than one matching partition, passed through when it refuses or cannot tell.
+   */
+  async function checkThroughRouter(c: FilterCase, matched: number | null): Promise<void> {
+    const plans = ['batched', 'pass_small', 'pass_filter_inexact', 'pass_values_inexact'];
+    const before = await Promise.all(plans.map((plan) => router.metric('hms_router_listings_total', { plan })));
+    const direct = await client.call('get_partitions_by_filter', byFilterArgs(db, c.table, c.filter));
+    const routed = await viaRouter.call('get_partitions_by_filter', byFilterArgs(db, c.table, c.filter));
+    expect(routed.type).toBe(direct.type);
+    expect(routed.result).toEqual(direct.result);
+    const after = await Promise.all(plans.map((plan) => router.metric('hms_router_listings_total', { plan })));
+    const used = plans.filter((_, i) => after[i]! > before[i]!);
+    const expectedPlan = c.expect === 'refused' ? 'pass_filter_inexact' : c.expect === 'inexact' ? 'pass_values_inexact'
+      : matched! > 1 ? 'batched' : 'pass_small';
+    expect(used).toEqual([expectedPlan]);
+  }
+
+  /** Returns how many partitions the evaluator matched when it knows the answer, else null. */
+  async function checkCase(c: FilterCase): Promise<number | null> {
     const table = tables.get(c.table)!;
     const answer = await askMetastore(c.table, c.filter);
     expect('values' in answer ? 'answers' : 'fails', `metastore: ${JSON.stringify(answer)}`).toBe(c.metastore);
@@ -148,7 +179,7 @@ describe('partition filter evaluator vs the real metastore', () => {
       refusals.push(`  ${c.table}: ${JSON.stringify(c.filter)} -> ${compiled.reason}`);
       expect(c.expect, `refused: ${compiled.reason}`).toBe('refused');
       if (c.reason) expect(compiled.reason).toContain(c.reason);
-      return;
+      return null;
     }
     expect(c.expect, 'the evaluator compiled it').not.toBe('refused');
     if (!('values' in answer)) throw new Error(`the evaluator claims the filter but the metastore fails: ${answer.error}`);
@@ -168,5 +199,6 @@ describe('partition filter evaluator vs the real metastore', () => {
     }
     expect(kind).toBe(c.expect);
     if (kind === 'exact') expect(expected, 'same partitions in the same order').toEqual(returned);
+    return kind === 'exact' ? expected.length : null;
   }
 });
