@@ -7,18 +7,27 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../stack/layout';
 
-export async function startRouterProcess(name: string, configLines: readonly string[], adminPort: number): Promise<ChildProcess> {
+/**
+ * Starts the router with a config made of `configLines` and resolves once its /readyz answers.
+ * `fromSource` runs src/cli.ts through tsx (no build needed; the pid is still the router's own).
+ */
+export async function startRouterProcess(name: string, configLines: readonly string[], adminPort: number,
+  options: { fromSource?: boolean } = {}): Promise<ChildProcess> {
+  // Benchmarks measure the built router (what `npm start` runs). From source, tsx compiles each
+  // module alone, so imported enums and functions are reached through getters: slower.
   const dir = join(REPO_ROOT, '.work', 'bench');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, configLines.join('\n'));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'cli.js'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const entry = options.fromSource ? ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts')] : [join(REPO_ROOT, 'dist', 'src', 'cli.js')];
+  const child = spawn(process.execPath, [...entry, '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], cwd: REPO_ROOT });
   for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`router exited (${child.exitCode}) at start with ${file}; see its error above`);
     try { if ((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok) return child; } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill();
-  throw new Error(`router did not start with ${file} (run npm run build first)`);
+  throw new Error(`router did not start with ${file}${options.fromSource ? '' : ' (run npm run build first)'}`);
 }
 
 export async function stopRouterProcess(child: ChildProcess): Promise<void> {

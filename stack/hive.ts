@@ -629,6 +629,8 @@ export async function startMetastore(opts: {
   bindHost?: string;
   /** Root log level of the metastore (default INFO, as Hive ships). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** JVM heap flags (default -Xms64m -Xmx512m, the stack's small footprint). */
+  heap?: readonly string[];
 }): Promise<{ pid: number }> {
   const line = hiveLine(opts.version);
   const [cp, plan] = await Promise.all([hiveClasspath(opts.version), schemaPlan(opts.version)]);
@@ -648,7 +650,7 @@ export async function startMetastore(opts: {
   fs.writeFileSync(log4j, log4j2Properties(opts.logLevel ?? 'INFO'));
 
   const args = [
-    ...jvmFlags(opts.version), ...METASTORE_HEAP,
+    ...jvmFlags(opts.version), ...(opts.heap ?? METASTORE_HEAP),
     `-Dlog4j.configurationFile=${log4j}`, `-Dlog4j2.configurationFile=${log4j}`,
     '-cp', `${path.resolve(opts.confDir)}${path.delimiter}${cp}`,
     line.metastoreClass, '-p', String(opts.port),

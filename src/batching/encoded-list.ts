@@ -47,19 +47,19 @@ export function readEncodedStringList(buf: Buffer, pos: number): EncodedStringLi
 
 /**
  * The success value of a reply (result field 0) when it is a list, or null when the reply carries an
- * exception (declared or TApplicationException).
+ * exception (declared or TApplicationException). A result struct holds one field, so when the list
+ * is its first field it ends at the struct's STOP, the message's last byte: no need to walk a list
+ * of thousands of partitions to find its end (the message reader already checked its structure).
  */
 export function successList(reply: RawMessage): { offset: number; elemType: number; count: number; end: number } | null {
   if (reply.header.type !== MessageType.REPLY) return null;
-  const field = findField(reply.bytes, reply.header.bodyOffset, 0);
+  const { bytes } = reply;
+  const field = findField(bytes, reply.header.bodyOffset, 0);
   if (field === null || field.type !== TType.LIST) return null;
   const { offset } = field;
-  return {
-    offset,
-    elemType: reply.bytes[offset]!,
-    count: reply.bytes.readInt32BE(offset + 1),
-    end: skipValue(reply.bytes, offset, TType.LIST),
-  };
+  const lastByte = bytes.length - 1;
+  const end = offset === reply.header.bodyOffset + 3 && bytes[lastByte] === TType.STOP ? lastByte : skipValue(bytes, offset, TType.LIST);
+  return { offset, elemType: bytes[offset]!, count: bytes.readInt32BE(offset + 1), end };
 }
 
 /** The success value (field 0) of a reply when it is a struct: its offset, or null. */

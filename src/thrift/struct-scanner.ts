@@ -25,6 +25,18 @@ const STRUCT = 0;
 const LIST = 1;
 const MAP = 2;
 
+// Module-local copies of the type codes and widths: this loop runs once per encoded value, and a
+// per-file transpiler (tsx, in tests) turns each read of another module's enum into a getter call.
+const T_STOP: number = TType.STOP;
+const T_STRING: number = TType.STRING;
+const T_I32: number = TType.I32;
+const T_I64: number = TType.I64;
+const T_STRUCT: number = TType.STRUCT;
+const T_LIST: number = TType.LIST;
+const T_SET: number = TType.SET;
+const T_MAP: number = TType.MAP;
+const WIDTH = Int8Array.from({ length: 256 }, (_, type) => fixedWidth(type));
+
 export class StructScanner {
   private pos = 0;
   private depth = 0;
@@ -74,13 +86,30 @@ export class StructScanner {
         if (kind === STRUCT) {
           if (pos >= end) return -1;
           const fieldType = buf[pos]!;
-          if (fieldType === TType.STOP) {
+          if (fieldType === T_STOP) {
             pos += 1;
             this.depth -= 1;
             continue;
           }
           if (end - pos < 3) return -1;
-          const next = this.consume(buf, pos + 3, end, fieldType);
+          // Fast paths for the fields metadata is made of (strings, integers), inlined: a large
+          // listing is millions of them. Anything else, and any value not yet whole, goes the
+          // general way.
+          const at = pos + 3;
+          if (fieldType === T_STRING && end - at >= 4) {
+            const length = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+            if (length >= 0 && length <= this.limits.maxStringBytes && end - at - 4 >= length) {
+              pos = at + 4 + length;
+              continue;
+            }
+          } else if (fieldType === T_I32 && end - at >= 4) {
+            pos = at + 4;
+            continue;
+          } else if (fieldType === T_I64 && end - at >= 8) {
+            pos = at + 8;
+            continue;
+          }
+          const next = this.consume(buf, at, end, fieldType);
           if (next < 0) return -1;
           pos = next;
         } else if (kind === LIST) {
@@ -90,7 +119,7 @@ export class StructScanner {
             continue;
           }
           const type = this.elemType[d]!;
-          const width = fixedWidth(type);
+          const width = WIDTH[type]!;
           if (width > 0) {
             // Fixed-size elements: skip every complete one at once.
             const n = Math.min(left, Math.floor((end - pos) / width));
@@ -131,10 +160,10 @@ export class StructScanner {
    * container header, having opened the container), or -1 if the bytes are not all there yet.
    */
   private consume(buf: Buffer, pos: number, end: number, type: number): number {
-    const width = fixedWidth(type);
+    const width = WIDTH[type]!;
     if (width > 0) return end - pos >= width ? pos + width : -1;
     switch (type) {
-      case TType.STRING: {
+      case T_STRING: {
         if (end - pos < 4) return -1;
         const length = buf.readInt32BE(pos);
         if (length < 0) throw new ProtocolError('negative_size', `negative string length ${length} at offset ${pos}`);
@@ -143,11 +172,11 @@ export class StructScanner {
         }
         return end - pos - 4 >= length ? pos + 4 + length : -1;
       }
-      case TType.STRUCT:
+      case T_STRUCT:
         this.push(STRUCT, 0, 0, 0);
         return pos;
-      case TType.LIST:
-      case TType.SET: {
+      case T_LIST:
+      case T_SET: {
         if (end - pos < 5) return -1;
         const elem = buf[pos]!;
         const size = this.containerSize(buf.readInt32BE(pos + 1), pos);
@@ -155,7 +184,7 @@ export class StructScanner {
         this.push(LIST, size, elem, 0);
         return pos + 5;
       }
-      case TType.MAP: {
+      case T_MAP: {
         if (end - pos < 6) return -1;
         const key = buf[pos]!;
         const value = buf[pos + 1]!;

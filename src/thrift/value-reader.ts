@@ -8,6 +8,15 @@ import type { FieldPath } from '../hms/method-entry';
 
 const MAX_DEPTH = 64;
 
+// Module-local copies (see struct-scanner.ts): skipValue runs once per encoded value.
+const T_STOP: number = TType.STOP;
+const T_STRING: number = TType.STRING;
+const T_STRUCT: number = TType.STRUCT;
+const T_LIST: number = TType.LIST;
+const T_SET: number = TType.SET;
+const T_MAP: number = TType.MAP;
+const WIDTH = Int8Array.from({ length: 256 }, (_, type) => fixedWidth(type));
+
 function need(buf: Buffer, pos: number, n: number): void {
   if (pos + n > buf.length) throw new ProtocolError('truncated', `message ends at byte ${buf.length} inside a value at offset ${pos}`);
 }
@@ -15,29 +24,29 @@ function need(buf: Buffer, pos: number, n: number): void {
 /** Returns the offset just past the value of `type` that starts at `pos`. */
 export function skipValue(buf: Buffer, pos: number, type: number, depth = 0): number {
   if (depth > MAX_DEPTH) throw new ProtocolError('too_deep', `nesting deeper than ${MAX_DEPTH} levels`);
-  const width = fixedWidth(type);
+  const width = WIDTH[type]!;
   if (width > 0) {
     need(buf, pos, width);
     return pos + width;
   }
   switch (type) {
-    case TType.STRING: {
+    case T_STRING: {
       need(buf, pos, 4);
       const length = buf.readInt32BE(pos);
       if (length < 0) throw new ProtocolError('negative_size', `negative string length at offset ${pos}`);
       need(buf, pos + 4, length);
       return pos + 4 + length;
     }
-    case TType.STRUCT:
+    case T_STRUCT:
       return skipStruct(buf, pos, depth + 1);
-    case TType.LIST:
-    case TType.SET: {
+    case T_LIST:
+    case T_SET: {
       need(buf, pos, 5);
       const elem = buf[pos]!;
       const size = buf.readInt32BE(pos + 1);
       if (size < 0) throw new ProtocolError('negative_size', `negative list size at offset ${pos}`);
       let p = pos + 5;
-      const elemWidth = fixedWidth(elem);
+      const elemWidth = WIDTH[elem]!;
       if (elemWidth > 0) {
         need(buf, p, size * elemWidth);
         return p + size * elemWidth;
@@ -45,7 +54,7 @@ export function skipValue(buf: Buffer, pos: number, type: number, depth = 0): nu
       for (let i = 0; i < size; i++) p = skipValue(buf, p, elem, depth + 1);
       return p;
     }
-    case TType.MAP: {
+    case T_MAP: {
       need(buf, pos, 6);
       const key = buf[pos]!;
       const value = buf[pos + 1]!;
@@ -69,7 +78,7 @@ export function skipStruct(buf: Buffer, pos: number, depth = 0): number {
   for (;;) {
     need(buf, p, 1);
     const type = buf[p]!;
-    if (type === TType.STOP) return p + 1;
+    if (type === T_STOP) return p + 1;
     need(buf, p, 3);
     p = skipValue(buf, p + 3, type, depth);
   }
@@ -84,7 +93,7 @@ export function findField(buf: Buffer, pos: number, id: number): { offset: numbe
   for (;;) {
     need(buf, p, 1);
     const type = buf[p]!;
-    if (type === TType.STOP) return null;
+    if (type === T_STOP) return null;
     need(buf, p, 3);
     if (buf.readInt16BE(p + 1) === id) return { offset: p + 3, type };
     p = skipValue(buf, p + 3, type);
@@ -107,18 +116,18 @@ export function readString(buf: Buffer, pos: number): string {
  */
 export function stringsAtPath(buf: Buffer, pos: number, path: FieldPath, limit = Number.MAX_SAFE_INTEGER): string[] {
   const found: string[] = [];
-  collect(buf, pos, TType.STRUCT, path, 0, found, limit);
+  collect(buf, pos, T_STRUCT, path, 0, found, limit);
   return found;
 }
 
 function collect(buf: Buffer, pos: number, type: number, path: FieldPath, step: number, found: string[], limit: number): void {
   if (step === path.length) {
-    if (type === TType.STRING && found.length < limit) found.push(readString(buf, pos));
+    if (type === T_STRING && found.length < limit) found.push(readString(buf, pos));
     return;
   }
   const key = path[step]!;
   if (key === '*') {
-    if (type !== TType.LIST && type !== TType.SET) return;
+    if (type !== T_LIST && type !== T_SET) return;
     need(buf, pos, 5);
     const elem = buf[pos]!;
     const size = buf.readInt32BE(pos + 1);
@@ -129,7 +138,7 @@ function collect(buf: Buffer, pos: number, type: number, path: FieldPath, step: 
     }
     return;
   }
-  if (type !== TType.STRUCT) return;
+  if (type !== T_STRUCT) return;
   const field = findField(buf, pos, key);
   if (field !== null) collect(buf, field.offset, field.type, path, step + 1, found, limit);
 }
