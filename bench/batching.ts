@@ -3,7 +3,8 @@
  * 100,000 partitions, directly against its metastore and through the router with batching on, in
  * the same run. Writes bench/results/batching.json (batching-passthrough.json with --no-batching).
  *
- *   npm run bench:batching [-- --runs 3 --partitions 100000 --batch-size 1000 --in-flight 2 --threshold 2000]
+ *   npm run bench:batching [-- --runs 3 --partitions 100000 --batch-size 5000 --in-flight 2 --threshold 5000]
+ *   (the flags default to the router's own batching defaults)
  *   npm run bench:batching -- --no-batching     (the router without batching: a pass-through of the call)
  *
  * The table lives on a metastore of its own (bench/large-table.ts: MariaDB on 13309, metastore on
@@ -26,6 +27,7 @@ import type { RawMessage } from '../src/thrift/message-reader';
 import { skipValue } from '../src/thrift/value-reader';
 import { decodeStruct } from '../src/thrift/value-decoder';
 import { configSchema } from '../src/config/schema';
+import { DEFAULT_BATCHING } from '../src/batching/batching-policy';
 import { bigintJson } from '../test/support/hms-test-client';
 import { ensureLargeTable, LargeTable, LARGE_TABLE_METASTORE_HEAP } from './large-table';
 import { startCountingRelay, CountingRelay, RelayReport } from './counting-relay';
@@ -39,10 +41,10 @@ const PARTITIONS = numericFlag('--partitions', 100_000);
 /** The router's batching settings under test (metastores.big.batching): change them here. */
 const BATCHING = {
   enabled: true,
-  threshold: numericFlag('--threshold', 2000),
-  batchSize: numericFlag('--batch-size', 1000),
-  inFlight: numericFlag('--in-flight', 2),
-  pauseMs: 0,
+  threshold: numericFlag('--threshold', DEFAULT_BATCHING.threshold),
+  batchSize: numericFlag('--batch-size', DEFAULT_BATCHING.batchSize),
+  inFlight: numericFlag('--in-flight', DEFAULT_BATCHING.inFlight),
+  pauseMs: DEFAULT_BATCHING.pauseMs,
 } as const;
 
 const GOALS = {

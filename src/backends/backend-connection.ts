@@ -78,11 +78,12 @@ export class BackendConnection {
    * Sends one request (the message bytes, unframed) and resolves with the reply message, or null
    * for a oneway call once the bytes are handed to the socket.
    */
-  call(request: Buffer, oneway: boolean, deadlineMs: number): Promise<RawMessage | null> {
+  call(request: Buffer, oneway: boolean, deadlineMs: number, expectedReplyBytes?: number): Promise<RawMessage | null> {
     if (!this.usable) {
       return Promise.reject(new BackendError('connection_closed', this.endpoint.address,
         `connection to metastore ${this.endpoint.address} is closed`, false));
     }
+    if (expectedReplyBytes !== undefined && !oneway) this.reader.reserve(expectedReplyBytes);
     writeMessage(this.socket, request, this.options.transport);
     if (oneway) {
       this.callsServed += 1;

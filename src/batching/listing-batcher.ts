@@ -22,8 +22,11 @@ import { declaredExceptionField, EncodedStringList, readEncodedStringList, succe
 import { compilePartitionFilter, PartitionKey } from './partition-filter';
 import { partitionValuesFromName } from './partition-name';
 
-/** Sends a read the router built; it is routed like any client read (replicas, GTID rules). */
-export type SubCall = (bytes: Buffer) => Promise<RawMessage>;
+/**
+ * Sends a read the router built; it is routed like any client read (replicas, GTID rules). The
+ * expected reply size, when known, lets the connection read the reply into one buffer.
+ */
+export type SubCall = (bytes: Buffer, expectedReplyBytes?: number) => Promise<RawMessage>;
 
 /** Why a listing goes to the metastore unchanged (a metric label: a fixed set). */
 export type PassReason =
@@ -239,6 +242,7 @@ async function fetchInBatches(message: RawMessage, entry: MethodEntry, shape: Li
   const batches = planBatches(names.count, policy.batchSize);
   const parts: Array<Buffer | undefined> = new Array(batches.length);
   let partitions = 0;
+  let partitionBytes = 0;
   let failure: Buffer | null = null;
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -247,15 +251,17 @@ async function fetchInBatches(message: RawMessage, entry: MethodEntry, shape: Li
       if (index > 0 && policy.pauseMs > 0) await sleep(policy.pauseMs);
       if (failure !== null) return;
       const [from, to] = batches[index]!;
-      const reply = await send(partitionsByNamesCall(args, to - from, names.encoded(from, to)));
+      // Partitions of one table are much alike: the batches so far tell the size of the next reply.
+      const expected = partitions > 0 ? Math.ceil((partitionBytes / partitions) * (to - from) * 1.05) + 4096 : undefined;
+      const reply = await send(partitionsByNamesCall(args, to - from, names.encoded(from, to)), expected);
       const list = successList(reply);
       if (list === null || list.elemType !== TType.STRUCT) {
         failure ??= translateFailure(message, entry, shape, reply);
         return;
       }
-      // A compact copy: the reply's buffer may be larger than the reply, and it is freed now.
-      parts[index] = Buffer.from(reply.bytes.subarray(list.offset + 5, list.end));
+      parts[index] = ownedPart(reply.bytes.subarray(list.offset + 5, list.end));
       partitions += list.count;
+      partitionBytes += list.end - list.offset - 5;
     }
   };
   await Promise.all(Array.from({ length: Math.min(policy.inFlight, batches.length) }, worker));
@@ -287,6 +293,15 @@ function translateFailure(message: RawMessage, entry: MethodEntry, shape: Listin
   const struct = body.subarray(3); // past the field header (type, id)
   return new BinaryWriter(64 + body.length).messageBegin(name, MessageType.REPLY, seqid)
     .fieldBegin(TType.STRUCT, target).raw(struct).finish();
+}
+
+/**
+ * A batch's partitions, kept until the reply is written. A view is kept when it fills most of the
+ * buffer under it (a reply read into a buffer reserved for it); otherwise a compact copy, so a
+ * larger read buffer is not held for the life of the listing.
+ */
+function ownedPart(view: Buffer): Buffer {
+  return view.length >= view.buffer.byteLength * 0.9 ? view : Buffer.from(view);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -187,8 +187,8 @@ export class CallHandler {
     shape: ListingShape, policy: BatchingPolicy, servedBy: (role: 'primary' | 'replica') => void): Promise<{ chunks: Buffer[]; failed: boolean } | null> {
     const started = process.hrtime.bigint();
     const roles = new Set<'primary' | 'replica'>();
-    const send: SubCall = async (bytes) => {
-      const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)! };
+    const send: SubCall = async (bytes, expectedReplyBytes) => {
+      const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)!, expectedReplyBytes };
       const reply = await this.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served));
       return reply!;
     };
@@ -273,14 +273,14 @@ export class CallHandler {
       // A connection this client owns (after setMetaConf) serves all its calls to that endpoint.
       const owned = session.dedicated.get(pool.endpoint.address);
       if (owned !== undefined) {
-        if (owned.usable) return owned.call(message.bytes, oneway, deadline);
+        if (owned.usable) return owned.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
         // The metastore session with the client's settings is gone; later calls use the pool.
         session.dedicated.delete(pool.endpoint.address);
       }
       if (CONNECTION_SETTING_METHODS.has(message.header.name)) {
         const connection = await pool.openDedicated(session.identity);
         session.dedicated.set(pool.endpoint.address, connection);
-        return connection.call(message.bytes, oneway, deadline);
+        return connection.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
       }
       let connection: BackendConnection;
       try {
@@ -319,7 +319,7 @@ export class CallHandler {
   private async callOn(pool: EndpointPool, connection: BackendConnection, message: RawMessage, call: CallInfo,
     session: ClientSession, oneway: boolean, deadline: number): Promise<RawMessage | null> {
     try {
-      return await connection.call(message.bytes, oneway, deadline);
+      return await connection.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
     } catch (err) {
       const error = err as BackendError;
       // A pooled connection the metastore closed while it sat idle fails on first use with no reply
@@ -330,7 +330,7 @@ export class CallHandler {
       this.metrics.backendRetries.inc({ metastore: pool.metastore, endpoint: pool.endpoint.address });
       const fresh = await pool.acquire(session.identity);
       try {
-        return await fresh.call(message.bytes, oneway, deadline);
+        return await fresh.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
       } finally {
         pool.release(session.identity, fresh);
       }

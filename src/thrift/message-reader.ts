@@ -11,6 +11,11 @@ export interface RawMessage {
   /** The message exactly as sent, without any frame header. Offsets in `header` refer to it. */
   readonly bytes: Buffer;
   readonly header: MessageHeader;
+  /**
+   * A call the router makes itself may say how large it expects the reply to be: the connection
+   * then reads it into one buffer of about that size instead of growing one chunk by chunk.
+   */
+  readonly expectedReplyBytes?: number;
 }
 
 export interface MessageReaderOptions {
@@ -61,6 +66,17 @@ export class MessageReader {
 
   get transport(): Transport | null {
     return this.transportKind;
+  }
+
+  /**
+   * The next message is expected to be about `bytes` long: when nothing is pending, read it into a
+   * buffer of that size (one allocation, no copies as it grows, and a buffer the message fills).
+   */
+  reserve(bytes: number): void {
+    if (this.buf !== null || bytes <= 64 * 1024) return;
+    this.buf = Buffer.allocUnsafeSlow(bytes);
+    this.owned = true;
+    this.start = this.end = 0;
   }
 
   /** Bytes received that do not yet form a complete message. */

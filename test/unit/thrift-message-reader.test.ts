@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { TBufferedTransport, TCompactProtocol } from 'thrift';
 import { MessageReader, RawMessage, Transport, detectTransport } from '../../src/thrift/message-reader';
+import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { ProtocolError, ProtocolErrorReason } from '../../src/thrift/protocol';
 import { DEFAULT_SCAN_LIMITS } from '../../src/thrift/struct-scanner';
 import {
@@ -601,5 +602,36 @@ describe('MessageReader: a large message', () => {
     expect(got[0]!.bytes.equals(buffered)).toBe(true);
     expect(got[1]!.bytes.equals(small)).toBe(true);
     expect(r.pendingBytes).toBe(0);
+  });
+});
+
+describe('MessageReader.reserve: a reply read into a buffer of its expected size', () => {
+  function bigReply(strings: number): Buffer {
+    const w = new BinaryWriter().messageBegin('get_partitions_by_names', 2, 1).fieldBegin(15, 0).listBegin(11, strings);
+    for (let i = 0; i < strings; i++) w.string(`day=2024-01-01/hour=${i}`.padEnd(200, 'x'));
+    return Buffer.from(w.fieldStop().finish());
+  }
+
+  function readInChunks(reader: MessageReader, bytes: Buffer): RawMessage[] {
+    const out: RawMessage[] = [];
+    for (let p = 0; p < bytes.length; p += 65536) out.push(...reader.push(bytes.subarray(p, p + 65536)));
+    return out;
+  }
+
+  it('fills the reserved buffer when the estimate holds', () => {
+    const bytes = bigReply(5000);
+    const reader = new MessageReader({ transport: 'buffered', maxMessageBytes: 1 << 30 });
+    reader.reserve(bytes.length + 100);
+    const [m] = readInChunks(reader, bytes);
+    expect(m!.bytes.equals(bytes)).toBe(true);
+    expect(m!.bytes.buffer.byteLength).toBe(bytes.length + 100);
+  });
+
+  it('still reads the whole message when it is larger than reserved, and the next one normally', () => {
+    const bytes = bigReply(5000);
+    const reader = new MessageReader({ transport: 'buffered', maxMessageBytes: 1 << 30 });
+    reader.reserve(bytes.length / 2);
+    expect(readInChunks(reader, bytes).map((m) => m.bytes.equals(bytes))).toEqual([true]);
+    expect(readInChunks(reader, bytes).map((m) => m.bytes.equals(bytes))).toEqual([true]);
   });
 });
