@@ -14,6 +14,8 @@ import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
 import { ConsistencyRouter } from './consistency/consistency-router';
 import { routingMapOf } from './config/load';
+import { FlowControl } from './flow/flow-control';
+import { HealthProber } from './backends/health-prober';
 import { RoutingMapReloader } from './routing/map-reloader';
 
 export interface RunningRouter {
@@ -38,7 +40,10 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
-  const handler = new CallHandler(config, backends, consistency, metrics, log, routingMapOf(config));
+  const flowControl = new FlowControl(metrics);
+  const prober = new HealthProber(backends.allPools());
+  prober.start();
+  const handler = new CallHandler(config, backends, consistency, metrics, log, flowControl, routingMapOf(config));
   const reloader = new RoutingMapReloader(options.configPath ?? null, config,
     () => ({ map: handler.routingMap, batching: handler.batchingPolicies }),
     ({ map, batching }) => { handler.setRoutingMap(map); handler.setBatching(batching); }, metrics, log);
@@ -83,6 +88,8 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     },
   }, log).catch(async (err) => {
     reloader.close();
+    flowControl.close();
+    prober.stop();
     server.close();
     await backends.close();
     await Promise.all([...consistency.values()].map((c) => c.close()));
@@ -96,6 +103,8 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     closing ??= (async () => {
       accepting = false;
       reloader.close();
+      prober.stop();
+      flowControl.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.drain();
       const drained = Promise.all([...connections].map((c) => c.done));

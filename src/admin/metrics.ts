@@ -181,6 +181,49 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly flowAdmissions = new Counter({
+    name: 'hms_router_flow_admissions_total',
+    help: 'Flow control decisions by metastore, class, priority and outcome (admitted at once, waited then admitted, throttled).',
+    labelNames: ['metastore', 'class', 'priority', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flowThrottled = new Counter({
+    name: 'hms_router_flow_throttled_total',
+    help: 'Calls refused by flow control after waiting their class\'s maxWaitMs, by metastore, class and reason (pressure, class_concurrency, class_rate).',
+    labelNames: ['metastore', 'class', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flowWait = new Histogram({
+    name: 'hms_router_flow_wait_seconds',
+    help: 'Time calls waited for admission, by class and outcome (waited, throttled).',
+    labelNames: ['class', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly flowInFlight = new Gauge({
+    name: 'hms_router_flow_in_flight',
+    help: 'Calls admitted by flow control and not yet answered, by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly breakerState = new Gauge({
+    name: 'hms_router_endpoint_breaker_state',
+    help: 'Circuit breaker of each HMS endpoint: 0 closed (in use), 1 half-open (on trial), 2 open (taken out).',
+    labelNames: ['metastore', 'endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly healthProbes = new Counter({
+    name: 'hms_router_health_probes_total',
+    help: 'Health probes of HMS endpoints (a fresh connection and fb303 getStatus), by metastore, endpoint and outcome.',
+    labelNames: ['metastore', 'endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly unknownSeen = new Set<string>();
   /** Label children by label values: the per-call path skips prom-client's label hashing. */
   private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();

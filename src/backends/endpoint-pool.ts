@@ -3,6 +3,7 @@
  * identity. A client that opens a new connection per call (Presto, Trino) borrows a warm connection
  * instead of costing the metastore a new one.
  */
+import { CircuitBreaker, BreakerState } from './circuit-breaker';
 import { createPool, Pool } from 'generic-pool';
 import { BackendConnection } from './backend-connection';
 import { BackendError } from './backend-error';
@@ -26,6 +27,12 @@ interface IdentityPool {
   lastUsed: number;
 }
 
+/** fb303 getStatus(): every metastore answers it cheaply, without a database. */
+const GET_STATUS = new BinaryWriter().messageBegin('getStatus', MessageType.CALL, 0).fieldStop().finish();
+
+/** The breaker gauge's values. */
+const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
 export class EndpointPool {
   private readonly pools = new Map<string, IdentityPool>();
   private lastConnectFailure: { at: number; error: BackendError } | null = null;
@@ -33,6 +40,8 @@ export class EndpointPool {
   private readonly setUgiResults = new Map<string, Buffer>();
   private readonly connectFailureWaiters = new Set<(err: BackendError) => void>();
   private closed = false;
+  /** Takes the endpoint out after consecutive failures; probes and calls bring it back. */
+  readonly breaker: CircuitBreaker;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -41,8 +50,62 @@ export class EndpointPool {
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
   ) {
+    this.breaker = new CircuitBreaker(config.health, Date.now, (state, reason) => {
+      this.metrics.breakerState.set({ metastore, endpoint: endpoint.address }, BREAKER_GAUGE[state]);
+      if (state === 'open') this.log.warn({ metastore, endpoint: endpoint.address, reason }, 'metastore endpoint taken out (circuit breaker open)');
+      else this.log.info({ metastore, endpoint: endpoint.address }, 'metastore endpoint back in use (circuit breaker closed)');
+    });
+    this.metrics.breakerState.set({ metastore, endpoint: endpoint.address }, 0);
     // The pool for clients without set_ugi starts warm.
     this.poolFor(null);
+  }
+
+  /**
+   * False while the breaker is open or a connect failed within the backoff: callers prefer other
+   * endpoints (and still try this one when none is left).
+   */
+  get inService(): boolean {
+    return this.breaker.state !== 'open' && this.recentFailure() === null;
+  }
+
+  /**
+   * Probes the endpoint on a fresh connection (so a busy pool does not hide a dead metastore, nor a
+   * dead pool a live one): fb303 getStatus. Any reply, even an exception, means it serves.
+   */
+  async probe(): Promise<boolean> {
+    const { timeoutMs } = this.config.health;
+    let connection: BackendConnection | null = null;
+    try {
+      connection = await BackendConnection.connect(this.endpoint, {
+        transport: this.config.transport, connectTimeoutMs: timeoutMs, maxReplyBytes: 1024 * 1024,
+      });
+      await connection.call(GET_STATUS, false, timeoutMs);
+      this.metrics.healthProbes.inc({ metastore: this.metastore, endpoint: this.endpoint.address, outcome: 'ok' });
+      this.breaker.success();
+      return true;
+    } catch (err) {
+      this.metrics.healthProbes.inc({ metastore: this.metastore, endpoint: this.endpoint.address, outcome: 'failed' });
+      this.breaker.failure(`health probe: ${(err as Error).message}`);
+      return false;
+    } finally {
+      connection?.destroy();
+    }
+  }
+
+  get healthIntervalMs(): number {
+    return this.config.health.intervalMs;
+  }
+
+  /** A call on this endpoint was answered: it works. */
+  recordSuccess(): void {
+    this.breaker.success();
+  }
+
+  /** A call on this endpoint was cut off (connection closed, deadline): counts toward the breaker. */
+  recordFailure(error: BackendError): void {
+    if (error.code === 'connection_closed' || error.code === 'deadline' || error.code === 'malformed_reply') {
+      this.breaker.failure(error.message);
+    }
   }
 
   /**
@@ -194,10 +257,12 @@ export class EndpointPool {
         this.log.warn({ metastore: this.metastore, endpoint: this.endpoint.address, err: error.message }, 'metastore endpoint unreachable');
       }
       this.lastConnectFailure = { at: Date.now(), error };
+      this.breaker.failure(error.message);
       for (const stopWaiting of this.connectFailureWaiters) stopWaiting(error);
       throw error;
     }
     this.metrics.backendConnectionsOpened.inc({ metastore: this.metastore, endpoint: this.endpoint.address });
+    this.breaker.success();
     if (this.lastConnectFailure !== null) {
       this.log.info({ metastore: this.metastore, endpoint: this.endpoint.address }, 'metastore endpoint reachable again');
       this.lastConnectFailure = null;

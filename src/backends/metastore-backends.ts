@@ -24,12 +24,15 @@ export class MetastoreBackends {
     }
   }
 
-  /** The metastore's primary endpoints, healthy ones first (order otherwise as configured). */
+  /**
+   * The metastore's primary endpoints, those in service first (order otherwise as configured). The
+   * ones out of service stay at the end: when every endpoint is out, the call still tries them.
+   */
   primaryCandidates(metastore: string): EndpointPool[] {
     const pools = this.primaries.get(metastore);
     if (pools === undefined) throw new Error(`unknown metastore '${metastore}'`);
     if (pools.length === 1) return pools;
-    return [...pools.filter((p) => p.recentFailure() === null), ...pools.filter((p) => p.recentFailure() !== null)];
+    return [...pools.filter((p) => p.inService), ...pools.filter((p) => !p.inService)];
   }
 
   /** Pools of each replica of the metastore, by replica name. */

@@ -28,6 +28,17 @@ const timeoutsSchema = z.strictObject({
   retryBackoffMs: z.number().int().min(0).default(1_000),
 }).prefault({});
 
+const healthSchema = z.strictObject({
+  /** How often each HMS endpoint is probed (a fresh connection and an fb303 getStatus call). */
+  intervalMs: z.number().int().min(100).default(5000),
+  /** A probe that takes longer than this failed. */
+  timeoutMs: z.number().int().min(10).default(2000),
+  /** Consecutive failures (probes, connects, calls cut off) that take an endpoint out. */
+  failureThreshold: z.number().int().min(1).default(3),
+  /** How long an endpoint stays out before a trial probe or call may bring it back. */
+  openMs: z.number().int().min(100).default(10_000),
+}).prefault({});
+
 /** The MySQL (or MariaDB) server whose GTID position tells what an HMS endpoint can see. */
 const mysqlSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -73,6 +84,8 @@ const metastoreSchema = z.strictObject({
   transport: z.enum(['buffered', 'framed']).default('buffered'),
   pool: poolSchema,
   timeouts: timeoutsSchema,
+  /** Health probes and circuit breakers of the HMS endpoints. */
+  health: healthSchema,
   /** Large partition listings split into bounded calls (reloadable, like the routing map). */
   batching: batchingSchema,
   /** Largest reply accepted from this metastore. */

@@ -10,6 +10,9 @@ import type { EndpointPool } from '../backends/endpoint-pool';
 
 export type CoverResult = 'covered' | 'timeout' | 'unhealthy';
 
+/** The MySQL state of a replica before its first check. */
+export const NOT_POLLED = 'not polled yet';
+
 interface SharedWait {
   readonly target: GtidState;
   readonly done: Promise<CoverResult>;
@@ -17,7 +20,7 @@ interface SharedWait {
 
 export class ReplicaTracker {
   private cached: GtidState | null = null;
-  private mysqlError: string | null = 'not polled yet';
+  private mysqlProblem: string | null = NOT_POLLED;
   private readonly waits: SharedWait[] = [];
   private timer: NodeJS.Timeout | null = null;
   /** Calls in flight on this replica (for least-busy choice). */
@@ -36,16 +39,24 @@ export class ReplicaTracker {
     return this.cached;
   }
 
+  /** Why the replica's MySQL failed its last check (NOT_POLLED before the first), or null. */
+  get mysqlError(): string | null {
+    return this.mysqlProblem;
+  }
+
   /** Why this replica cannot serve reads now, or null. */
   unhealthyReason(): string | null {
-    if (this.mysqlError !== null) return this.mysqlError;
-    if (this.pools.every((p) => p.recentFailure() !== null)) return this.pools[0]!.recentFailure()!.message;
+    if (this.mysqlProblem !== null) return this.mysqlProblem;
+    if (this.pools.every((p) => !p.inService)) {
+      const pool = this.pools[0]!;
+      return pool.recentFailure()?.message ?? `HMS endpoint ${pool.endpoint.address} is out of service: ${pool.breaker.describe().reason ?? 'failing'}`;
+    }
     return null;
   }
 
-  /** The HMS endpoint to use: the first that is not failing. */
+  /** The HMS endpoint to use: the first in service. */
   pool(): EndpointPool {
-    return this.pools.find((p) => p.recentFailure() === null) ?? this.pools[0]!;
+    return this.pools.find((p) => p.inService) ?? this.pools[0]!;
   }
 
   /** Polls now (resolving when done), then every `intervalMs`. */
@@ -70,18 +81,19 @@ export class ReplicaTracker {
     try {
       this.advance(await this.server.executed('replica'));
       this.secondsBehind = await this.server.secondsBehind();
-      if (this.mysqlError !== null && this.mysqlError !== 'not polled yet') {
+      if (this.mysqlProblem !== null && this.mysqlProblem !== NOT_POLLED) {
         this.log.info({ metastore: this.metastore, replica: this.name }, 'replica MySQL reachable again');
       }
-      this.mysqlError = null;
+      this.mysqlProblem = null;
     } catch (err) {
       this.markUnhealthy((err as Error).message);
     }
   }
 
   private markUnhealthy(reason: string): void {
-    if (this.mysqlError === null) this.log.warn({ metastore: this.metastore, replica: this.name, err: reason }, 'replica MySQL unhealthy: its reads go to the primary');
-    this.mysqlError = reason;
+    // Logged when it turns unhealthy, including at the first check (a replica down from the start).
+    if (this.mysqlProblem === null || this.mysqlProblem === NOT_POLLED) this.log.warn({ metastore: this.metastore, replica: this.name, err: reason }, 'replica MySQL unhealthy: its reads go to the primary');
+    this.mysqlProblem = reason;
   }
 
   private advance(state: GtidState): void {

@@ -28,6 +28,14 @@ import { parseMessageHeader } from '../thrift/protocol';
 import type { ListingShape } from '../hms/method-entry';
 import type { BatchingPolicy } from '../batching/batching-policy';
 import { runListing, SubCall } from '../batching/listing-batcher';
+import { classify } from '../flow/flow-policy';
+import type { Admission, FlowControl, ThrottleReason } from '../flow/flow-control';
+
+const THROTTLE_TEXT: Record<ThrottleReason, string> = {
+  pressure: 'the metastore is under pressure',
+  class_concurrency: 'the class is at its concurrency limit',
+  class_rate: 'the class is over its rate limit',
+};
 
 /** Methods that change the metastore connection's own settings; the client keeps that connection. */
 const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
@@ -39,6 +47,7 @@ export class CallHandler {
     private readonly consistency: ReadonlyMap<string, ConsistencyRouter>,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
+    private readonly flowControl: FlowControl,
     /** The active routing map; replaced whole on reload (a call keeps the map it started with). */
     private routing: RoutingMap,
     /** Batching settings per metastore; they reload with the routing map. */
@@ -87,6 +96,34 @@ export class CallHandler {
       return oneway ? null : methodErrorReply(header.name, header.seqid, call, `hms-router: ${target.refusal}`);
     }
     const metastore = target.metastore;
+    // Flow control: session calls (set_ugi, setMetaConf) are connection bookkeeping, never held.
+    let admission: Admission | null = null;
+    if (map.flow !== null && kind !== 'session') {
+      const cls = classify(map.flow, { user: session.identity?.user ?? null, address: session.remoteAddress, kind });
+      admission = await this.flowControl.admit(map.flow, metastore, cls);
+      if (!admission.ok) {
+        const reason = THROTTLE_TEXT[admission.reason];
+        this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, metastore, 'router', 'throttled', admission.waitedMs / 1000);
+        this.log.info({ session: session.id, method: header.name, metastore, class: cls.name, reason: admission.reason, waitedMs: Math.round(admission.waitedMs) }, 'call throttled');
+        return oneway ? null : methodErrorReply(header.name, header.seqid, call,
+          `hms-router: throttled, retry later (class '${cls.name}', metastore '${metastore}': ${reason}, waited ${Math.round(admission.waitedMs)} ms)`);
+      }
+    }
+    const admitted = admission;
+    const startedWork = process.hrtime.bigint();
+    try {
+      return await this.serve(message, call, session, map, metastore, oneway, started);
+    } finally {
+      // Batched listings and fan-outs are many calls: their total time says nothing of the metastore's latency.
+      const single = call.entry?.listing === undefined && call.entry?.fanOut === undefined;
+      if (admitted?.ok === true) admitted.release(single ? Number(process.hrtime.bigint() - startedWork) / 1e6 : null);
+    }
+  }
+
+  private async serve(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, metastore: string,
+    oneway: boolean, started: bigint): Promise<MessageBytes | null> {
+    const { header } = message;
+    const kind = call.entry?.kind ?? 'unknown';
     if (call.entry?.fanOut !== undefined && Object.keys(this.config.metastores).length > 1 && !oneway) {
       return this.fanOut(message, call, session, map, call.entry.fanOut, started);
     }
@@ -291,7 +328,17 @@ export class CallHandler {
         continue;
       }
       try {
-        return await this.callOn(pool, connection, message, call, session, oneway, deadline);
+        const reply = await this.callOn(pool, connection, message, call, session, oneway, deadline);
+        pool.recordSuccess();
+        return reply;
+      } catch (err) {
+        const error = err instanceof BackendError ? err : new BackendError('connection_closed', pool.endpoint.address, String(err), false);
+        pool.recordFailure(error);
+        // HA: a read is safe to send to the next endpoint whatever happened to it here; a write
+        // that reached the metastore may have executed, so it is never sent again.
+        if (call.entry === null || call.entry.mutates || oneway) throw error;
+        lastError = error;
+        continue;
       } finally {
         pool.release(session.identity, connection);
       }

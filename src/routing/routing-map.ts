@@ -7,6 +7,7 @@
  * Errors are values: `compileRoutingMap` returns every problem it finds, each as "path: reason".
  */
 import { createHash } from 'node:crypto';
+import { compileFlow, CompiledFlow, flowSchema } from '../flow/flow-policy';
 import { z } from 'zod';
 import { globToRegExp, isGlob } from './glob';
 
@@ -82,6 +83,8 @@ export const routingMapSchema = z.strictObject({
    * (a database must not silently vanish); 'partial' answers with the rest and counts it.
    */
   fanOut: z.enum(['complete', 'partial']).default('complete'),
+  /** Flow control by priority (src/flow/); absent: every call is admitted at once. */
+  flow: flowSchema.optional(),
 });
 
 export type RoutingMapInput = z.infer<typeof routingMapSchema>;
@@ -134,6 +137,8 @@ export interface RoutingMap {
   readonly blocked: NameSet<string>;
   /** Metastores with an access entry; every other one is read-write. */
   readonly access: ReadonlyMap<string, CompiledAccess>;
+  /** Flow control classes and pressure settings, or null when the map has no `flow`. */
+  readonly flow: CompiledFlow | null;
 }
 
 export type CompileResult = { ok: true; map: RoutingMap } | { ok: false; problems: string[] };
@@ -156,6 +161,7 @@ export function compileRoutingMap(input: unknown, metastoreNames: readonly strin
   // Cross-check whatever parts parse, even when others do not, so one pass reports everything.
   const pieces = parsed.success ? piecesOf(parsed.data) : salvagePieces(input);
   const compiled = crossCheckAndCompile(pieces, metastoreNames, problems);
+  const flow = parsed.success && parsed.data.flow !== undefined ? compileFlow(parsed.data.flow, metastoreNames, problems) : null;
   if (!parsed.success || problems.length > 0 || compiled === null) return { ok: false, problems };
 
   const source = parsed.data;
@@ -167,6 +173,7 @@ export function compileRoutingMap(input: unknown, metastoreNames: readonly strin
     metastores: Object.freeze([...metastoreNames]),
     defaultMetastore: source.defaultMetastore,
     ...compiled,
+    flow,
   });
   return { ok: true, map };
 }

@@ -41,12 +41,14 @@ function standInGtidServer() {
   return { server: server as unknown as GtidServer, executedCalls, waitCalls, state };
 }
 
-/** A stand-in HMS endpoint pool: only endpoint and recentFailure() matter to the tracker. */
+/** A stand-in HMS endpoint pool: only endpoint, recentFailure() and inService matter to the tracker. */
 function standInPool(address: string) {
   const pool = {
     endpoint: parseEndpoint(address),
     failure: null as BackendError | null,
     recentFailure(): BackendError | null { return pool.failure; },
+    get inService(): boolean { return pool.failure === null; },
+    breaker: { describe: () => ({ state: 'closed', since: '', reason: null }) },
   };
   return pool;
 }

@@ -93,12 +93,14 @@ function metastoreConfig(mode: Mode, replicaNames: readonly string[] = ['r1'], m
   return config.metastores.ms!;
 }
 
-/** A stand-in HMS endpoint pool: only recentFailure() (and endpoint) are used by the consistency code. */
+/** A stand-in HMS endpoint pool: only recentFailure(), inService (and endpoint) are used by the consistency code. */
 function standInPool(address: string) {
   const pool = {
     endpoint: parseEndpoint(address),
     failure: null as BackendError | null,
     recentFailure(): BackendError | null { return pool.failure; },
+    get inService(): boolean { return pool.failure === null; },
+    breaker: { describe: () => ({ state: 'closed', since: '', reason: null }) },
   };
   return pool;
 }
