@@ -1,0 +1,63 @@
+/**
+ * A TCP relay in front of a real metastore that plays the network failing: in 'pass' mode it relays
+ * both ways; in 'cut-replies' mode it relays requests to the metastore (which executes them) and cuts
+ * the connection when the reply comes back, so the caller cannot know whether its call ran. A real
+ * metastore cannot be made to do this on command; everything behind the relay is real.
+ */
+import { connect, createServer, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export type RelayMode = 'pass' | 'cut-replies';
+
+export class CuttingRelay {
+  mode: RelayMode = 'pass';
+  /** Replies cut so far. */
+  cuts = 0;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server, readonly port: number) {}
+
+  static async start(targetPort: number, listenPort = 0): Promise<CuttingRelay> {
+    let relay!: CuttingRelay;
+    const server = createServer((client) => {
+      const backend = connect(targetPort, '127.0.0.1');
+      relay.sockets.add(client);
+      relay.sockets.add(backend);
+      client.pipe(backend);
+      backend.on('data', (chunk: Buffer) => {
+        if (relay.mode === 'cut-replies') {
+          relay.cuts += 1;
+          client.destroy();
+          backend.destroy();
+          return;
+        }
+        client.write(chunk);
+      });
+      const close = () => { client.destroy(); backend.destroy(); relay.sockets.delete(client); relay.sockets.delete(backend); };
+      client.on('error', close);
+      backend.on('error', close);
+      client.on('close', close);
+      backend.on('close', close);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listenPort, '127.0.0.1', () => resolve());
+    });
+    relay = new CuttingRelay(server, (server.address() as AddressInfo).port);
+    return relay;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A port nothing listens on (taken from the OS, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
