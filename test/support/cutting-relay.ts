@@ -1,19 +1,33 @@
 /**
  * A TCP relay in front of a real metastore that plays the network failing: in 'pass' mode it relays
  * both ways; in 'cut-replies' mode it relays requests to the metastore (which executes them) and cuts
- * the connection when the reply comes back, so the caller cannot know whether its call ran. A real
- * metastore cannot be made to do this on command; everything behind the relay is real.
+ * the connection when the reply comes back, so the caller cannot know whether its call ran; in
+ * 'swallow-replies' mode it drops replies and keeps the connection open (a metastore that hangs);
+ * in 'hold-replies' mode it keeps replies until release() (a slow metastore, on cue).
+ * A real metastore cannot be made to do this on command; everything behind the relay is real.
  */
 import { connect, createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type RelayMode = 'pass' | 'cut-replies';
+export type RelayMode = 'pass' | 'cut-replies' | 'swallow-replies' | 'hold-replies';
 
 export class CuttingRelay {
   mode: RelayMode = 'pass';
   /** Replies cut so far. */
   cuts = 0;
   private readonly sockets = new Set<Socket>();
+  /** Replies held in 'hold-replies' mode: the client socket and the bytes, in order. */
+  private readonly held: Array<[Socket, Buffer]> = [];
+  /** Connections with a reply held. */
+  get heldReplies(): number {
+    return new Set(this.held.map(([socket]) => socket)).size;
+  }
+
+  /** Sends every held reply and relays as usual from now on. */
+  release(): void {
+    this.mode = 'pass';
+    for (const [socket, chunk] of this.held.splice(0)) socket.write(chunk);
+  }
 
   private constructor(private readonly server: Server, readonly port: number) {}
 
@@ -31,6 +45,8 @@ export class CuttingRelay {
           backend.destroy();
           return;
         }
+        if (relay.mode === 'swallow-replies') return;
+        if (relay.mode === 'hold-replies') { relay.held.push([client, chunk]); return; }
         client.write(chunk);
       });
       const close = () => { client.destroy(); backend.destroy(); relay.sockets.delete(client); relay.sockets.delete(backend); };
