@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load';
+import { ConfigError, loadConfig, parseConfig, routingMapOf } from '../../src/config/load';
 
 const minimal = `
 metastores:
@@ -70,5 +70,16 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hms-router-config-'));
     writeFileSync(join(dir, 'c.yaml'), minimal);
     expect(loadConfig(join(dir, 'c.yaml')).defaultMetastore).toBe('rw');
+  });
+});
+
+describe('the shipped example config', () => {
+  it('passes validation, routing map and flow policy included', async () => {
+    const { readFileSync } = await import('node:fs');
+    const file = join(__dirname, '..', '..', 'config', 'example.yaml');
+    const config = parseConfig(readFileSync(file, 'utf8'), file);
+    const map = routingMapOf(config);
+    expect(map.flow?.classes.map((c) => c.name)).toEqual(['dashboards', 'etl']);
+    expect(config.metastores.warehouse!.batching.batchSize).toBe(5000);
   });
 });
