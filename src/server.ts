@@ -9,13 +9,14 @@ import type { Logger } from 'pino';
 import type { RouterConfig } from './config/schema';
 import { RouterMetrics } from './admin/metrics';
 import { startAdminServer } from './admin/http';
+import { BackendsViewBuilder, SAMPLE_INTERVAL_MS } from './admin/backends-view';
 import { MetastoreBackends } from './backends/metastore-backends';
 import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
 import { ConsistencyRouter } from './consistency/consistency-router';
 import { routingMapOf } from './config/load';
-import { FlowControl } from './flow/flow-control';
 import { HealthProber } from './backends/health-prober';
+import { FlowControl } from './flow/flow-control';
 import { RoutingMapReloader } from './routing/map-reloader';
 
 export interface RunningRouter {
@@ -73,10 +74,18 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     for (const s of pool.stats()) { borrowed += s.borrowed; available += s.available; pending += s.pending; }
     return { metastore: pool.metastore, endpoint: pool.endpoint.address, borrowed, available, pending };
   });
+  const backendsView = new BackendsViewBuilder({
+    config,
+    routingMap: () => handler.routingMap,
+    primaryPools: (name) => backends.primaryCandidates(name),
+    consistency: (name) => consistency.get(name),
+  });
+  const backendsSampler = setInterval(() => backendsView.observe(), SAMPLE_INTERVAL_MS).unref();
   const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
     accepting: () => accepting,
     routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source,
       batching: Object.fromEntries(handler.batchingPolicies) }),
+    backends: () => backendsView.build(),
     reloadRouting: () => reloader.reload('admin'),
     adminToken: config.admin.token,
     notReadyReason: () => {
@@ -87,6 +96,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
       return null;
     },
   }, log).catch(async (err) => {
+    clearInterval(backendsSampler);
     reloader.close();
     flowControl.close();
     prober.stop();
@@ -102,6 +112,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   const close = (): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
+      clearInterval(backendsSampler);
       reloader.close();
       prober.stop();
       flowControl.close();

@@ -1,11 +1,30 @@
 /**
  * The admin HTTP server: /metrics, /healthz, /readyz, the routing map (GET /routing, POST
- * /routing/reload with the admin token). Separate port and bind address from the Thrift port.
+ * /routing/reload with the admin token), the backends (GET /backends), call counters (GET /stats)
+ * and the status page (GET /status, which reads the three). Separate port and bind address from
+ * the Thrift port.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RouterMetrics } from './metrics';
+import type { BackendsView } from './backends-view';
+import { callStats } from './call-stats';
+
+/**
+ * The status page: one static HTML file with its script and styles inline. It sits beside this
+ * module (src/admin/ under tsx, dist/src/admin/ after `npm run build`, which copies it there).
+ */
+export const STATUS_PAGE_PATH = join(__dirname, 'status.html');
+
+const STATUS_PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+  'x-content-type-options': 'nosniff',
+};
 
 export interface AdminState {
   /** True while the Thrift port accepts connections (false while draining). */
@@ -14,6 +33,8 @@ export interface AdminState {
   notReadyReason(): string | null;
   /** The active routing map and batching settings for GET /routing. */
   routing(): { version: string; loadedAt: string; map: unknown; batching: unknown };
+  /** GET /backends: every metastore's endpoints, replicas, health, lag and pool usage. */
+  backends(): BackendsView;
   /** POST /routing/reload: re-read the config file's routing map. */
   reloadRouting(): { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
   /** The bearer token mutating endpoints need; undefined disables them. Never logged or shown. */
@@ -21,8 +42,14 @@ export interface AdminState {
 }
 
 export function startAdminServer(host: string, port: number, metrics: RouterMetrics, state: AdminState, log: Logger): Promise<Server> {
+  let statusPage: string;
+  try {
+    statusPage = readFileSync(STATUS_PAGE_PATH, 'utf8');
+  } catch (err) {
+    return Promise.reject(new Error(`cannot read the status page ${STATUS_PAGE_PATH} (npm run build copies it there): ${(err as Error).message}`));
+  }
   const server = createServer((req, res) => {
-    handle(req, res, metrics, state).catch((err: Error) => {
+    handle(req, res, metrics, state, statusPage).catch((err: Error) => {
       log.error({ err: err.message, path: req.url }, 'admin request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`internal error: ${err.message}\n`);
@@ -34,7 +61,7 @@ export function startAdminServer(host: string, port: number, metrics: RouterMetr
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, metrics: RouterMetrics, state: AdminState): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, metrics: RouterMetrics, state: AdminState, statusPage: string): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'POST' && path === '/routing/reload') {
     if (state.adminToken === undefined) {
@@ -60,6 +87,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
     }
     case '/routing':
       return json(res, 200, state.routing());
+    case '/backends':
+      return json(res, 200, state.backends());
+    case '/stats':
+      return json(res, 200, await callStats(metrics));
+    case '/':
+      res.writeHead(302, { location: '/status', 'content-type': 'text/plain' });
+      res.end('see /status\n');
+      return;
+    case '/status':
+      res.writeHead(200, STATUS_PAGE_HEADERS);
+      res.end(statusPage);
+      return;
     case '/healthz':
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
@@ -72,7 +111,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
     }
     default:
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found; try /metrics, /healthz, /readyz, /routing (GET), /routing/reload (POST)\n');
+      res.end('not found; try /status, /metrics, /healthz, /readyz, /routing, /backends, /stats (GET), /routing/reload (POST)\n');
   }
 }
 

@@ -8,7 +8,7 @@ import { PrimaryGtid } from './primary-gtid';
 import { ReplicaTracker } from './replica-tracker';
 import { GtidServer } from './gtid-server';
 import { transactionsBehind } from './lag';
-import type { GtidState } from './gtid';
+import { formatGtid, type GtidState } from './gtid';
 import type { CallInfo } from '../hms/call-info';
 import type { MetastoreConfig } from '../config/schema';
 import type { EndpointPool } from '../backends/endpoint-pool';
@@ -32,6 +32,40 @@ export interface SessionView {
   readonly holders: Map<string, TokenHolder>;
   /** After setMetaConf the session's settings live on one primary connection: no replica reads. */
   readonly pinned: boolean;
+}
+
+/** One replica as the consistency layer sees it (addresses only: never users or passwords). */
+export interface ReplicaState {
+  readonly name: string;
+  /** host:port of the replica's MySQL. */
+  readonly mysql: string;
+  /** Why the replica's MySQL failed its last check, or null when it answered. */
+  readonly mysqlError: string | null;
+  /** True when the replica may serve reads (its MySQL answers and an HMS endpoint is not failing). */
+  readonly healthy: boolean;
+  readonly reason: string | null;
+  /** Calls in flight on it. */
+  readonly busy: number;
+  /** As the replica reports it (Seconds_Behind_Master), null when unknown. */
+  readonly secondsBehind: number | null;
+  /** Against the primary's GTID as last read; null before the first read of either. */
+  readonly transactionsBehind: number | null;
+  /** What the replica has executed, as the router last saw it (it only moves forward). */
+  readonly executedGtid: string | null;
+}
+
+export interface ConsistencyState {
+  readonly metastore: string;
+  readonly mode: MetastoreConfig['consistency']['mode'];
+  /** True when reads may go to replicas (replicas configured, mode not off, primary MySQL known). */
+  readonly splitting: boolean;
+  /** host:port of the primary's MySQL when splitting. */
+  readonly primaryMysql: string | null;
+  /** Why the last read of the primary's GTID failed, or null. */
+  readonly primaryGtidError: string | null;
+  /** When the primary's GTID was last read successfully (it is read when a read needs a token). */
+  readonly primaryGtidReadAt: string | null;
+  readonly replicas: readonly ReplicaState[];
 }
 
 const PRIMARY: ReadDecision = { role: 'primary', reason: null };
@@ -124,27 +158,43 @@ export class ConsistencyRouter {
 
   /** Updates the lag gauges from the last known positions. */
   collectLag(): void {
-    const primary = this.primary?.last ?? null;
     for (const r of this.replicas) {
       const labels = { metastore: this.metastore, replica: r.name };
       this.metrics.replicaHealthy.set(labels, r.unhealthyReason() === null ? 1 : 0);
-      if (primary !== null && r.executed !== null) {
-        this.metrics.replicaLagTransactions.set(labels, Number(transactionsBehind(r.executed, primary)));
-      }
+      const transactions = this.transactionsBehind(r);
+      if (transactions !== null) this.metrics.replicaLagTransactions.set(labels, transactions);
       if (r.secondsBehind !== null) this.metrics.replicaLagSeconds.set(labels, r.secondsBehind);
     }
   }
 
-  /** For the admin API and logs: replica states without secrets. */
-  describe(): object {
+  /** Transactions the primary had executed at its last read that the replica has not, or null when unknown. */
+  private transactionsBehind(r: ReplicaTracker): number | null {
+    const primary = this.primary?.last ?? null;
+    if (primary === null || r.executed === null) return null;
+    return Number(transactionsBehind(r.executed, primary));
+  }
+
+  /** For the admin API and logs: the primary's and replicas' states, without secrets. */
+  describe(): ConsistencyState {
+    const lastReadAt = this.primary?.lastReadAt ?? null;
     return {
       metastore: this.metastore,
       mode: this.config.consistency.mode,
       splitting: this.splitting,
       primaryMysql: this.primaryServer?.address ?? null,
       primaryGtidError: this.primary?.lastError ?? null,
-      replicas: this.replicas.map((r) => ({ name: r.name, mysql: r.server.address, healthy: r.unhealthyReason() === null,
-        reason: r.unhealthyReason(), busy: r.busy, secondsBehind: r.secondsBehind })),
+      primaryGtidReadAt: lastReadAt === null ? null : new Date(lastReadAt).toISOString(),
+      replicas: this.replicas.map((r) => ({
+        name: r.name,
+        mysql: r.server.address,
+        mysqlError: r.mysqlError,
+        healthy: r.unhealthyReason() === null,
+        reason: r.unhealthyReason(),
+        busy: r.busy,
+        secondsBehind: r.secondsBehind,
+        transactionsBehind: this.transactionsBehind(r),
+        executedGtid: r.executed === null ? null : formatGtid(r.executed),
+      })),
     };
   }
 

@@ -11,6 +11,8 @@ export class PrimaryGtid {
   private next: Promise<GtidState> | null = null;
   /** The last value read, for lag metrics. */
   last: GtidState | null = null;
+  /** When `last` was read (epoch ms). */
+  lastReadAt: number | null = null;
   lastError: string | null = null;
 
   constructor(private readonly server: GtidServer, private readonly onQuery: () => void) {}
@@ -34,6 +36,7 @@ export class PrimaryGtid {
     try {
       const state = await this.server.executed('primary');
       this.last = state;
+      this.lastReadAt = Date.now();
       this.lastError = null;
       return state;
     } catch (err) {

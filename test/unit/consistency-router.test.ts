@@ -549,6 +549,18 @@ describe('ConsistencyRouter: lag and describe', () => {
     expect(text).toContain('r1-db:3306');
     expect(text).not.toContain('password');
     expect(s.router.describe()).toMatchObject({ metastore: 'ms', mode: 'session', splitting: true, primaryGtidError: null,
-      replicas: [{ name: 'r1', healthy: true, reason: null }] });
+      primaryGtidReadAt: null, replicas: [{ name: 'r1', healthy: true, reason: null, mysqlError: null, executedGtid: '0-1-1', transactionsBehind: null }] });
+  });
+
+  it('describe gives lag against the last primary read and when that read was', async () => {
+    const s = await start('session', { r1: '0-1-90,1-2-5' });
+    const p = decideWithPrimary(s, session(), '0-1-95,1-2-5');
+    await flush();
+    s.replica('r1').waitCalls[0]!.reply.resolve(false);
+    await p;
+    const state = s.router.describe();
+    expect(state.primaryGtidReadAt).not.toBeNull();
+    expect(Date.now() - Date.parse(state.primaryGtidReadAt!)).toBeLessThan(5000);
+    expect(state.replicas[0]).toMatchObject({ name: 'r1', transactionsBehind: 5, executedGtid: '0-1-90,1-2-5', secondsBehind: 0 });
   });
 });
