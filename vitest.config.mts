@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+// The end-to-end project (real Presto and Trino, minutes and gigabytes of downloads on first use)
+// runs only when asked for: `npm run test:e2e` (vitest run --project e2e) or HMS_E2E=1.
+const e2eRequested = process.env.HMS_E2E === '1'
+  || process.argv.some((arg, i) => arg === '--project=e2e' || (arg === '--project' && process.argv[i + 1] === 'e2e'));
+
 export default defineConfig({
   test: {
     projects: [
@@ -20,6 +25,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      ...(e2eRequested ? [{
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // The same real stack as the integration tests; engines run one after another.
+          globalSetup: ['test/integration/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 900_000,
+          // Installing an engine from a cold cache downloads up to 2 GB.
+          hookTimeout: 2_400_000,
+        },
+      }] : []),
     ],
   },
 });

@@ -12,10 +12,10 @@ export interface SpawnedProcess {
 
 /** Starts `command` detached (own process group), stdout and stderr appended to `logFile`. */
 export function spawnDetached(command: string, args: readonly string[], logFile: string,
-  env: NodeJS.ProcessEnv = process.env): SpawnedProcess {
+  env: NodeJS.ProcessEnv = process.env, cwd?: string): SpawnedProcess {
   const out = openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env });
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env, cwd });
     if (child.pid === undefined) throw new Error(`could not start ${command}: see ${logFile}`);
     child.unref();
     return { pid: child.pid };
