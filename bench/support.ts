@@ -3,7 +3,8 @@
  * (so its CPU and memory are its own), built code from dist/, config written under .work/bench/.
  */
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../stack/layout';
 
@@ -12,7 +13,7 @@ import { REPO_ROOT } from '../stack/layout';
  * `fromSource` runs src/cli.ts through tsx (no build needed; the pid is still the router's own).
  */
 export async function startRouterProcess(name: string, configLines: readonly string[], adminPort: number,
-  options: { fromSource?: boolean } = {}): Promise<ChildProcess> {
+  options: { fromSource?: boolean; onStderr?: (text: string) => void } = {}): Promise<ChildProcess> {
   // Benchmarks measure the built router (what `npm start` runs). From source, tsx compiles each
   // module alone, so imported enums and functions are reached through getters: slower.
   const dir = join(REPO_ROOT, '.work', 'bench');
@@ -20,7 +21,10 @@ export async function startRouterProcess(name: string, configLines: readonly str
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, configLines.join('\n'));
   const entry = options.fromSource ? ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts')] : [join(REPO_ROOT, 'dist', 'src', 'cli.js')];
-  const child = spawn(process.execPath, [...entry, '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], cwd: REPO_ROOT });
+  const child = spawn(process.execPath, [...entry, '--config', file],
+    { stdio: ['ignore', 'ignore', options.onStderr === undefined ? 'inherit' : 'pipe'], cwd: REPO_ROOT });
+  // Its error output, when the caller keeps it (a crash's stack trace, for a report).
+  child.stderr?.on('data', (chunk: Buffer) => options.onStderr?.(chunk.toString()));
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`router exited (${child.exitCode}) at start with ${file}; see its error above`);
     try { if ((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok) return child; } catch { /* not yet */ }
@@ -52,4 +56,69 @@ export function numericFlag(name: string, fallback: number): number {
   const value = Number(argv[i + 1]);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number, got '${argv[i + 1] ?? ''}'`);
   return value;
+}
+
+/** The router's /metrics as series name (with labels) -> value. */
+export async function scrapeMetrics(adminPort: number): Promise<Map<string, number>> {
+  const text = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text());
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** The sum of every series of `name` whose labels contain each of `labels` (e.g. 'state="idle"'). */
+export function sumSeries(metrics: ReadonlyMap<string, number>, name: string, labels: readonly string[] = []): number {
+  let sum = 0;
+  for (const [series, value] of metrics) {
+    if ((series === name || series.startsWith(`${name}{`)) && labels.every((l) => series.includes(l))) sum += value;
+  }
+  return sum;
+}
+
+/** VmRSS of a process in bytes (0 once it has exited). */
+export function rssBytes(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    return line === undefined ? 0 : Number(line.split(/\s+/)[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) a process has used, in ms (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Samples a process's RSS every `intervalMs` until stopped; `mark` names the phase later samples belong to. */
+export function sampleRss(pid: number, intervalMs = 200): {
+  mark(phase: string): void;
+  stop(): Array<{ phase: string; ms: number; rssBytes: number }>;
+} {
+  const started = Date.now();
+  let phase = 'start';
+  const samples: Array<{ phase: string; ms: number; rssBytes: number }> = [];
+  const take = () => samples.push({ phase, ms: Date.now() - started, rssBytes: rssBytes(pid) });
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    mark(next) { phase = next; take(); },
+    stop() { clearInterval(timer); take(); return samples; },
+  };
+}
+
+/** What the results record about the machine: other work on it shows in the load averages. */
+export function machineInfo(): { cpus: number; memoryGiB: number; node: string; loadAverage: number[] } {
+  return { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadAverage() };
+}
+
+/** Load averages over 1, 5 and 15 minutes. */
+export function loadAverage(): number[] {
+  return loadavg().map((x) => +x.toFixed(2));
 }

@@ -40,7 +40,7 @@ export class BackendConnection {
   readonly createdAt = Date.now();
 
   private constructor(private readonly socket: Socket, readonly endpoint: Endpoint, private readonly options: BackendConnectionOptions) {
-    this.reader = new MessageReader({ transport: options.transport, maxMessageBytes: options.maxReplyBytes });
+    this.reader = new MessageReader({ transport: options.transport, maxMessageBytes: options.maxReplyBytes, checkFrames: false });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail('connection_closed', `connection to ${endpoint.address} failed: ${err.message}`));

@@ -38,7 +38,15 @@ export class EndpointPool {
   private lastConnectFailure: { at: number; error: BackendError } | null = null;
   /** The metastore's own set_ugi result (reply body) per identity, from the connection that sent it. */
   private readonly setUgiResults = new Map<string, Buffer>();
-  private readonly connectFailureWaiters = new Set<(err: BackendError) => void>();
+  /**
+   * The last set_ugi the metastore refused, per identity. Like a failed connect, it ends the
+   * waits of that identity's acquires and slows its next tries to one per backoff window:
+   * generic-pool re-creates a failed connection at once, which was a loop of thousands of
+   * connections a second to the metastore for as long as the acquire waited.
+   */
+  private readonly setUgiFailures = new Map<string, { at: number; error: BackendError }>();
+  /** Acquires waiting for a connection, with the identity (key) each waits for. */
+  private readonly connectFailureWaiters = new Map<(err: BackendError) => void, string>();
   private closed = false;
   /** Takes the endpoint out after consecutive failures; probes and calls bring it back. */
   readonly breaker: CircuitBreaker;
@@ -118,6 +126,8 @@ export class EndpointPool {
     if (recent !== null) {
       throw new BackendError('unreachable', this.endpoint.address, recent.message, false);
     }
+    const refused = this.recentSetUgiFailure(identity);
+    if (refused !== null) throw refused;
     const entry = this.poolFor(identity);
     entry.lastUsed = Date.now();
     // generic-pool keeps an acquire waiting while its creates fail; a failed connect to this
@@ -125,7 +135,7 @@ export class EndpointPool {
     const acquisition = entry.pool.acquire();
     let stopWaiting!: (err: BackendError) => void;
     const connectFailed = new Promise<never>((_, reject) => { stopWaiting = reject; });
-    this.connectFailureWaiters.add(stopWaiting);
+    this.connectFailureWaiters.set(stopWaiting, identityKey(identity));
     try {
       const connection = await Promise.race([acquisition, connectFailed]);
       if (connection.usable) return connection;
@@ -187,6 +197,14 @@ export class EndpointPool {
     }));
   }
 
+  /** The metastore's refusal of set_ugi for `identity` within the backoff window, if any. */
+  private recentSetUgiFailure(identity: Identity | null): BackendError | null {
+    if (identity === null) return null;
+    const f = this.setUgiFailures.get(identityKey(identity));
+    if (f === undefined || Date.now() - f.at >= this.config.timeouts.retryBackoffMs) return null;
+    return f.error;
+  }
+
   /** The error of a connect that failed within the backoff window, if any. */
   recentFailure(): BackendError | null {
     const f = this.lastConnectFailure;
@@ -233,11 +251,12 @@ export class EndpointPool {
   }
 
   private async connect(identity: Identity | null): Promise<BackendConnection> {
-    // While a recent connect failed, wait out the backoff before the next try: generic-pool retries
-    // a failed create at once, which against a dead endpoint would be a busy loop.
-    const recent = this.lastConnectFailure;
-    if (recent !== null) {
-      const wait = this.config.timeouts.retryBackoffMs - (Date.now() - recent.at);
+    // While a recent connect (or this identity's set_ugi) failed, wait out the backoff before the
+    // next try: generic-pool retries a failed create at once, which would be a busy loop.
+    const key = identityKey(identity);
+    const lastFailureAt = Math.max(this.lastConnectFailure?.at ?? 0, this.setUgiFailures.get(key)?.at ?? 0);
+    if (lastFailureAt > 0) {
+      const wait = this.config.timeouts.retryBackoffMs - (Date.now() - lastFailureAt);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     if (this.closed) {
@@ -258,7 +277,7 @@ export class EndpointPool {
       }
       this.lastConnectFailure = { at: Date.now(), error };
       this.breaker.failure(error.message);
-      for (const stopWaiting of this.connectFailureWaiters) stopWaiting(error);
+      for (const stopWaiting of this.connectFailureWaiters.keys()) stopWaiting(error);
       throw error;
     }
     this.metrics.backendConnectionsOpened.inc({ metastore: this.metastore, endpoint: this.endpoint.address });
@@ -267,7 +286,19 @@ export class EndpointPool {
       this.log.info({ metastore: this.metastore, endpoint: this.endpoint.address }, 'metastore endpoint reachable again');
       this.lastConnectFailure = null;
     }
-    if (identity !== null) await this.setUgi(connection, identity);
+    if (identity !== null) {
+      try {
+        await this.setUgi(connection, identity);
+      } catch (err) {
+        const error = err as BackendError;
+        const now = Date.now();
+        for (const [k, f] of this.setUgiFailures) if (now - f.at >= this.config.timeouts.retryBackoffMs) this.setUgiFailures.delete(k);
+        this.setUgiFailures.set(key, { at: now, error });
+        for (const [stopWaiting, waiting] of this.connectFailureWaiters) if (waiting === key) stopWaiting(error);
+        throw error;
+      }
+      this.setUgiFailures.delete(key);
+    }
     return connection;
   }
 
@@ -299,7 +330,7 @@ export class EndpointPool {
   async close(): Promise<void> {
     this.closed = true;
     const shutdown = new BackendError('connection_closed', this.endpoint.address, 'the router is shutting down', false);
-    for (const stopWaiting of this.connectFailureWaiters) stopWaiting(shutdown);
+    for (const stopWaiting of this.connectFailureWaiters.keys()) stopWaiting(shutdown);
     await Promise.all([...this.pools.values()].map(async ({ pool }) => {
       await Promise.race([pool.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
       await pool.clear();

@@ -76,9 +76,13 @@ export class CallHandler {
     const message = toStrictMessage(received);
     const { header } = message;
     const oneway = header.type === MessageType.ONEWAY;
+    const map = this.routing;
     let call: CallInfo;
+    let target: { metastore: string } | { metastore: string; refusal: string };
     try {
       call = describeCall(message);
+      if (header.name === 'set_ugi') session.identity = readIdentity(message);
+      target = this.federate(message, call, map);
     } catch (err) {
       // The arguments do not parse: answer like a metastore would to a malformed call.
       return oneway ? null : applicationExceptionReply(header.name, header.seqid, AppErrorType.PROTOCOL_ERROR,
@@ -86,10 +90,7 @@ export class CallHandler {
     }
     const kind = call.entry?.kind ?? 'unknown';
     if (call.entry === null) this.metrics.countUnknownMethod(header.name);
-    if (header.name === 'set_ugi') session.identity = readIdentity(message);
 
-    const map = this.routing;
-    const target = this.federate(message, call, map);
     if ('refusal' in target) {
       this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, target.metastore, 'router', 'refused', 0);
       this.log.info({ session: session.id, method: header.name, db: call.db, reason: target.refusal }, 'call refused');
@@ -112,7 +113,10 @@ export class CallHandler {
     const admitted = admission;
     const startedWork = process.hrtime.bigint();
     try {
-      return await this.serve(message, call, session, map, metastore, oneway, started);
+      // The metastore answers a oneway message of any method but fb303's oneway ones: that reply is
+      // awaited (the backend connection stays in step for its next call) and dropped.
+      const reply = await this.serve(message, call, session, map, metastore, oneway && call.entry?.oneway === true, started);
+      return oneway ? null : reply;
     } finally {
       // Batched listings and fan-outs are many calls: their total time says nothing of the metastore's latency.
       const single = call.entry?.listing === undefined && call.entry?.fanOut === undefined;

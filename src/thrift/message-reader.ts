@@ -24,6 +24,12 @@ export interface MessageReaderOptions {
   /** Largest message (or frame) accepted. */
   readonly maxMessageBytes: number;
   readonly scanLimits?: ScanLimits;
+  /**
+   * Framed transport: check that each frame holds exactly one whole message (client requests: the
+   * router forwards them to metastores that find a message's end by its structure). Replies from a
+   * metastore are passed on inside their own frame, so the router does not pay that scan for them.
+   */
+  readonly checkFrames?: boolean;
 }
 
 /**
@@ -138,6 +144,17 @@ export class MessageReader {
     const bytes = buf.subarray(this.start + 4, this.start + 4 + size);
     const header = parseMessageHeader(bytes, 0, bytes.length);
     if (header === null) throw new ProtocolError('truncated', `frame of ${size} bytes ends inside the message header`);
+    // The frame must hold exactly one whole message. The metastore finds a message's end by its
+    // structure: bytes left after the struct would be read there as a further call (one the router
+    // never saw, routed or checked, whose reply then answers someone else's call).
+    if (this.options.checkFrames !== false) {
+      this.scanner.start(header.bodyOffset);
+      const messageEnd = this.scanner.advance(bytes, bytes.length);
+      if (messageEnd < 0) throw new ProtocolError('truncated', `frame of ${size} bytes ends inside its message`);
+      if (messageEnd !== bytes.length) {
+        throw new ProtocolError('bad_header', `frame of ${size} bytes holds ${bytes.length - messageEnd} bytes after its message`);
+      }
+    }
     this.start += 4 + size;
     return { bytes, header };
   }

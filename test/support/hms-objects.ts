@@ -11,6 +11,8 @@ export interface TableSpec {
   readonly location: string;
   readonly columns: ReadonlyArray<[string, string]>;
   readonly partitionKeys: ReadonlyArray<[string, string]>;
+  /** Table parameters (TBLPROPERTIES); none when absent. */
+  readonly parameters?: Readonly<Record<string, string>>;
 }
 
 function fieldSchemas(w: BinaryWriter, id: number, cols: ReadonlyArray<[string, string]>): void {
@@ -45,20 +47,32 @@ function storageDescriptor(w: BinaryWriter, id: number, cols: ReadonlyArray<[str
 
 /** Arguments of create_table(1: Table). */
 export function createTableArgs(spec: TableSpec) {
+  return (w: BinaryWriter) => table(w, 1, spec);
+}
+
+/** Arguments of alter_table(1: dbname, 2: tbl_name, 3: Table). */
+export function alterTableArgs(spec: TableSpec) {
   return (w: BinaryWriter) => {
-    w.fieldBegin(TType.STRUCT, 1)
-      .fieldBegin(TType.STRING, 1).string(spec.table)
-      .fieldBegin(TType.STRING, 2).string(spec.db)
-      .fieldBegin(TType.STRING, 3).string('hms-router-test')
-      .fieldBegin(TType.I32, 4).i32(0)
-      .fieldBegin(TType.I32, 5).i32(0)
-      .fieldBegin(TType.I32, 6).i32(0);
-    storageDescriptor(w, 7, spec.columns, spec.location);
-    fieldSchemas(w, 8, spec.partitionKeys);
-    emptyMap(w, 9);
-    w.fieldBegin(TType.STRING, 12).string('MANAGED_TABLE');
-    w.fieldStop();
+    w.fieldBegin(TType.STRING, 1).string(spec.db).fieldBegin(TType.STRING, 2).string(spec.table);
+    table(w, 3, spec);
   };
+}
+
+function table(w: BinaryWriter, id: number, spec: TableSpec): void {
+  w.fieldBegin(TType.STRUCT, id)
+    .fieldBegin(TType.STRING, 1).string(spec.table)
+    .fieldBegin(TType.STRING, 2).string(spec.db)
+    .fieldBegin(TType.STRING, 3).string('hms-router-test')
+    .fieldBegin(TType.I32, 4).i32(0)
+    .fieldBegin(TType.I32, 5).i32(0)
+    .fieldBegin(TType.I32, 6).i32(0);
+  storageDescriptor(w, 7, spec.columns, spec.location);
+  fieldSchemas(w, 8, spec.partitionKeys);
+  const parameters = Object.entries(spec.parameters ?? {});
+  w.fieldBegin(TType.MAP, 9).mapBegin(TType.STRING, TType.STRING, parameters.length);
+  for (const [k, v] of parameters) w.string(k).string(v);
+  w.fieldBegin(TType.STRING, 12).string('MANAGED_TABLE');
+  w.fieldStop();
 }
 
 /** The partition name Hive derives from keys and values: k1=v1/k2=v2. */
