@@ -48,6 +48,9 @@ export function fixedWidth(type: number): number {
   }
 }
 
+/** fixedWidth of every byte value, as a table: hot loops read it per value without a call. */
+export const FIXED_WIDTH: Int8Array = Int8Array.from({ length: 256 }, (_, type) => fixedWidth(type));
+
 export function isKnownType(type: number): boolean {
   return (type >= 2 && type <= 4) || type === 6 || type === 8 || (type >= 10 && type <= 15);
 }

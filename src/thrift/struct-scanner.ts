@@ -4,7 +4,7 @@
  * length prefix, so this is how the router knows a message is complete while passing its bytes on
  * untouched. Each byte is looked at once, however many chunks a large message arrives in.
  */
-import { ProtocolError, TType, fixedWidth, isKnownType } from './protocol';
+import { ProtocolError, TType, isKnownType, FIXED_WIDTH } from './protocol';
 
 export interface ScanLimits {
   /** Longest string or binary value accepted. */
@@ -35,7 +35,7 @@ const T_STRUCT: number = TType.STRUCT;
 const T_LIST: number = TType.LIST;
 const T_SET: number = TType.SET;
 const T_MAP: number = TType.MAP;
-const WIDTH = Int8Array.from({ length: 256 }, (_, type) => fixedWidth(type));
+const WIDTH = FIXED_WIDTH;
 
 export class StructScanner {
   private pos = 0;

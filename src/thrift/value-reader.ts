@@ -3,7 +3,7 @@
  * messages only (the message reader guarantees the bytes are all there); any overrun is a malformed
  * message and throws ProtocolError.
  */
-import { ProtocolError, TType, fixedWidth } from './protocol';
+import { ProtocolError, TType, FIXED_WIDTH } from './protocol';
 import type { FieldPath } from '../hms/method-entry';
 
 const MAX_DEPTH = 64;
@@ -15,7 +15,7 @@ const T_STRUCT: number = TType.STRUCT;
 const T_LIST: number = TType.LIST;
 const T_SET: number = TType.SET;
 const T_MAP: number = TType.MAP;
-const WIDTH = Int8Array.from({ length: 256 }, (_, type) => fixedWidth(type));
+const WIDTH = FIXED_WIDTH;
 
 function need(buf: Buffer, pos: number, n: number): void {
   if (pos + n > buf.length) throw new ProtocolError('truncated', `message ends at byte ${buf.length} inside a value at offset ${pos}`);

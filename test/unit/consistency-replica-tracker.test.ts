@@ -3,6 +3,7 @@
  * and no HMS: the replica's GtidServer and its endpoint pools are stand-ins the test controls.
  */
 import { describe, it, expect, vi, afterEach } from 'vitest';
+import { standInPool } from '../support/stand-in-pool';
 import type { Logger } from 'pino';
 import { ReplicaTracker, type CoverResult } from '../../src/consistency/replica-tracker';
 import { formatGtid, parseGtid, type GtidState } from '../../src/consistency/gtid';
@@ -39,18 +40,6 @@ function standInGtidServer() {
     close: (): Promise<void> => Promise.resolve(),
   };
   return { server: server as unknown as GtidServer, executedCalls, waitCalls, state };
-}
-
-/** A stand-in HMS endpoint pool: only endpoint, recentFailure() and inService matter to the tracker. */
-function standInPool(address: string) {
-  const pool = {
-    endpoint: parseEndpoint(address),
-    failure: null as BackendError | null,
-    recentFailure(): BackendError | null { return pool.failure; },
-    get inService(): boolean { return pool.failure === null; },
-    breaker: { describe: () => ({ state: 'closed', since: '', reason: null }) },
-  };
-  return pool;
 }
 
 function failing(address: string, message: string): BackendError {

@@ -5,6 +5,7 @@
  * Replica endpoint pools, metrics and the logger are stand-ins too.
  */
 import { describe, it, expect, vi, afterEach } from 'vitest';
+import { standInPool } from '../support/stand-in-pool';
 import type { Logger } from 'pino';
 import { ConsistencyRouter, type SessionView, type ReadDecision } from '../../src/consistency/consistency-router';
 import { formatGtid, parseGtid, type GtidState } from '../../src/consistency/gtid';
@@ -91,18 +92,6 @@ function metastoreConfig(mode: Mode, replicaNames: readonly string[] = ['r1'], m
     },
   });
   return config.metastores.ms!;
-}
-
-/** A stand-in HMS endpoint pool: only recentFailure(), inService (and endpoint) are used by the consistency code. */
-function standInPool(address: string) {
-  const pool = {
-    endpoint: parseEndpoint(address),
-    failure: null as BackendError | null,
-    recentFailure(): BackendError | null { return pool.failure; },
-    get inService(): boolean { return pool.failure === null; },
-    breaker: { describe: () => ({ state: 'closed', since: '', reason: null }) },
-  };
-  return pool;
 }
 
 function standInMetrics() {
