@@ -9,6 +9,7 @@ import { stackLayout } from '../../stack/layout';
 import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../../stack/replication';
 import { HmsTestClient, args } from '../support/hms-test-client';
 import { startTestRouter, TestRouter } from '../support/router-harness';
+import { CuttingRelay } from '../support/cutting-relay';
 
 const stack = status();
 const primaryPort = stack.mysql.primary.port;
@@ -196,6 +197,44 @@ describe('client mode', () => {
     } finally {
       await startReplicaSqlThread(replicaPort);
       await router.close();
+    }
+  });
+});
+
+describe('a replica answering a declared exception it should not', () => {
+  it('"no such object" from a replica whose MySQL connection broke: the client gets the primary\'s answer', async () => {
+    // The replica's MySQL is real, healthy and caught up; its metastore sits behind a relay that
+    // answers get_database the way Hive 3.1.3 did in the soak run while the replica's MariaDB restarted.
+    const relay = await CuttingRelay.start(stack.metastores.ro.port);
+    const config = splitConfig('session') as { metastores: { rw: { replicas: Array<{ endpoints: string[] }> } } };
+    config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${relay.port}`];
+    const router = await startTestRouter(config);
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('falsemissing');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+
+      relay.mode = 'get-database-fails';
+      for (let i = 0; i < 5; i++) expect(await getDatabase(client, name)).toBe('found');
+      expect(relay.failedGetDatabase).toBe(5);
+      expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_exception_reply' })).toBe(5);
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'primary' })).toBe(5);
+      // A database that really is missing: the client gets the primary's own "no such object".
+      const missing = await client.call('get_database', args.name(`${name}_absent`));
+      const text = String((missing.result[1] as Record<number, unknown>)[1]);
+      expect(text).toContain(`${name}_absent`);
+      expect(text).not.toContain('Exception thrown when executing query');
+      expect(relay.failedGetDatabase).toBe(6);
+
+      relay.mode = 'pass';
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(2);
+      client.close();
+    } finally {
+      await router.close();
+      await relay.close();
     }
   });
 });

@@ -3,18 +3,28 @@
  * both ways; in 'cut-replies' mode it relays requests to the metastore (which executes them) and cuts
  * the connection when the reply comes back, so the caller cannot know whether its call ran; in
  * 'swallow-replies' mode it drops replies and keeps the connection open (a metastore that hangs);
- * in 'hold-replies' mode it keeps replies until release() (a slow metastore, on cue).
+ * in 'hold-replies' mode it keeps replies until release() (a slow metastore, on cue); in
+ * 'get-database-fails' mode it answers get_database itself with the NoSuchObjectException a Hive 3
+ * metastore gives while its MySQL connection is broken (seen in the soak run during a MariaDB
+ * restart), and relays every other call.
  * A real metastore cannot be made to do this on command; everything behind the relay is real.
  */
 import { connect, createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { MessageReader } from '../../src/thrift/message-reader';
+import { metaExceptionReply } from '../../src/thrift/error-replies';
 
-export type RelayMode = 'pass' | 'cut-replies' | 'swallow-replies' | 'hold-replies';
+export type RelayMode = 'pass' | 'cut-replies' | 'swallow-replies' | 'hold-replies' | 'get-database-fails';
+
+/** The text Hive 3.1.3 put in get_database's NoSuchObjectException during the soak run. */
+export const BROKEN_MYSQL_NO_SUCH_OBJECT = 'Exception thrown when executing query : SELECT DISTINCT \'org.apache.hadoop.hive.metastore.model.MDatabase\' AS NUCLEUS_TYPE';
 
 export class CuttingRelay {
   mode: RelayMode = 'pass';
   /** Replies cut so far. */
   cuts = 0;
+  /** get_database calls answered with NoSuchObjectException in 'get-database-fails' mode. */
+  failedGetDatabase = 0;
   private readonly sockets = new Set<Socket>();
   /** Replies held in 'hold-replies' mode: the client socket and the bytes, in order. */
   private readonly held: Array<[Socket, Buffer]> = [];
@@ -37,7 +47,20 @@ export class CuttingRelay {
       const backend = connect(targetPort, '127.0.0.1');
       relay.sockets.add(client);
       relay.sockets.add(backend);
-      client.pipe(backend);
+      // Requests are read as messages (the router's backend connections are buffered) so one can
+      // be answered here instead of by the metastore.
+      const requests = new MessageReader({ transport: 'buffered', maxMessageBytes: 1 << 30 });
+      client.on('data', (chunk: Buffer) => {
+        for (const request of requests.push(chunk)) {
+          if (relay.mode === 'get-database-fails' && request.header.name === 'get_database') {
+            relay.failedGetDatabase += 1;
+            // get_database's result: field 1 is NoSuchObjectException{1: message}, laid out as a MetaException.
+            client.write(metaExceptionReply('get_database', request.header.seqid, 1, BROKEN_MYSQL_NO_SUCH_OBJECT));
+          } else {
+            backend.write(request.bytes);
+          }
+        }
+      });
       backend.on('data', (chunk: Buffer) => {
         if (relay.mode === 'cut-replies') {
           relay.cuts += 1;
