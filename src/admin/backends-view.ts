@@ -78,7 +78,7 @@ export interface MetastoreView {
   readonly transport: 'buffered' | 'framed';
   readonly primary: {
     readonly endpoints: readonly EndpointView[];
-    /** Only when the metastore splits reads; `lastReadAt` is the last successful GTID read (done when a read needs a token). */
+    /** Only when the metastore splits reads; `lastReadAt` is the last successful GTID read (a token read, or the probe every pollIntervalMs). */
     readonly mysql: (MysqlView & { readonly lastReadAt: string | null }) | null;
   };
   readonly replicas: readonly ReplicaView[];

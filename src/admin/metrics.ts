@@ -138,6 +138,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly primaryMysqlUp = new Gauge({
+    name: 'hms_router_primary_mysql_up',
+    help: "1 when the last read of the primary's MySQL GTID (probed every consistency.pollIntervalMs) succeeded, else 0 (reads go to the primary).",
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
   readonly routingReloads = new Counter({
     name: 'hms_router_routing_reloads_total',
     help: 'Routing map reloads by source (sighup, file, admin) and outcome (ok, unchanged, refused).',

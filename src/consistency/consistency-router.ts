@@ -64,7 +64,7 @@ export interface ConsistencyState {
   readonly primaryMysql: string | null;
   /** Why the last read of the primary's GTID failed, or null. */
   readonly primaryGtidError: string | null;
-  /** When the primary's GTID was last read successfully (it is read when a read needs a token). */
+  /** When the primary's GTID was last read successfully (when a read needs a token, and every pollIntervalMs). */
   readonly primaryGtidReadAt: string | null;
   readonly replicas: readonly ReplicaState[];
 }
@@ -93,6 +93,35 @@ export class ConsistencyRouter {
     this.replicas = enabled ? config.replicas.map((r) => new ReplicaTracker(r.name, metastore,
       new GtidServer(`${metastore} replica ${r.name}`, r.mysql, c.queryTimeoutMs), replicaPools.get(r.name)!, log)) : [];
     this.firstPoll = Promise.all(this.replicas.map((r) => r.startPolling(c.pollIntervalMs))).then(() => undefined);
+    if (this.primary !== null) this.probePrimaryEvery(c.pollIntervalMs);
+  }
+
+  private primaryProbeTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Reads the primary's GTID every `intervalMs` even when no read needs a token: the admin API and
+   * the lag gauges stay current, and while the primary's MySQL fails, reads go to the primary at
+   * once instead of each waiting out queryTimeoutMs.
+   */
+  private probePrimaryEvery(intervalMs: number): void {
+    const tick = () => {
+      void this.probePrimary().finally(() => {
+        if (this.primaryProbeTimer !== null) this.primaryProbeTimer = setTimeout(tick, intervalMs).unref();
+      });
+    };
+    this.primaryProbeTimer = setTimeout(tick, intervalMs).unref();
+  }
+
+  /** One probe of the primary's MySQL (the timer's job; tests call it directly). */
+  probePrimary(): Promise<void> {
+    return this.primary?.probe() ?? Promise.resolve();
+  }
+
+  /** Stops the periodic replica polls and primary probes (close() does it too). */
+  stopPolling(): void {
+    if (this.primaryProbeTimer !== null) clearTimeout(this.primaryProbeTimer);
+    this.primaryProbeTimer = null;
+    for (const r of this.replicas) r.stopPolling();
   }
 
   private readonly firstPoll: Promise<void>;
@@ -108,6 +137,8 @@ export class ConsistencyRouter {
 
   async decide(call: CallInfo, session: SessionView): Promise<ReadDecision> {
     if (this.primary === null || call.entry?.kind !== 'read' || session.pinned) return PRIMARY;
+    // The last read of the primary's MySQL failed: no token can be had; the probe tells when it is back.
+    if (this.primary.failing) return { role: 'primary', reason: 'primary_gtid_unavailable' };
     let token: GtidState;
     try {
       token = await this.tokenFor(session);
@@ -159,6 +190,7 @@ export class ConsistencyRouter {
 
   /** Updates the lag gauges from the last known positions. */
   collectLag(): void {
+    if (this.primary !== null) this.metrics.primaryMysqlUp.set({ metastore: this.metastore }, this.primary.failing || this.primary.lastReadAt === null ? 0 : 1);
     for (const r of this.replicas) {
       const labels = { metastore: this.metastore, replica: r.name };
       this.metrics.replicaHealthy.set(labels, r.unhealthyReason() === null ? 1 : 0);
@@ -200,7 +232,7 @@ export class ConsistencyRouter {
   }
 
   async close(): Promise<void> {
-    for (const r of this.replicas) r.stopPolling();
+    this.stopPolling();
     await Promise.all([this.primaryServer?.close(), ...this.replicas.map((r) => r.server.close())]);
   }
 }

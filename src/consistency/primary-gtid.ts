@@ -2,6 +2,7 @@
  * The primary's executed GTID, read on demand and coalesced: a caller needs a read that started
  * after it arrived (so the read includes every commit it has seen). Callers that arrive while a
  * read is in flight share the next one; at most one query is in flight per primary.
+ * A periodic probe (`probe()`) keeps the health and the last position fresh between reads.
  */
 import type { GtidState } from './gtid';
 import type { GtidServer } from './gtid-server';
@@ -17,11 +18,13 @@ export class PrimaryGtid {
 
   constructor(private readonly server: GtidServer, private readonly onQuery: () => void) {}
 
+  /** True when the last read (a token read or a probe) failed: reads go to the primary until one succeeds. */
+  get failing(): boolean {
+    return this.lastError !== null;
+  }
+
   current(): Promise<GtidState> {
-    if (this.inFlight === null) {
-      this.inFlight = this.read().finally(() => { this.inFlight = null; });
-      return this.inFlight;
-    }
+    if (this.inFlight === null) return this.start(true);
     // The read in flight started before this caller arrived: it may miss a commit the caller saw.
     this.next ??= this.inFlight.then(() => undefined, () => undefined).then(() => {
       this.next = null;
@@ -31,8 +34,22 @@ export class PrimaryGtid {
     return this.next;
   }
 
-  private async read(): Promise<GtidState> {
-    this.onQuery();
+  /**
+   * The periodic health read: skipped while another read is in flight (that one tells the same).
+   * Not counted as a token query. Never rejects.
+   */
+  async probe(): Promise<void> {
+    if (this.inFlight !== null) return;
+    await this.start(false).catch(() => undefined);
+  }
+
+  private start(forToken: boolean): Promise<GtidState> {
+    this.inFlight = this.read(forToken).finally(() => { this.inFlight = null; });
+    return this.inFlight;
+  }
+
+  private async read(forToken: boolean): Promise<GtidState> {
+    if (forToken) this.onQuery();
     try {
       const state = await this.server.executed('primary');
       this.last = state;

@@ -167,6 +167,57 @@ describe('strict mode and an unreachable primary MySQL', () => {
   });
 });
 
+describe('the primary MySQL probe', () => {
+  it('the primary MySQL goes away and comes back: seen without any read, reads go to the primary at once, then back to the replica', async () => {
+    const relay = await CuttingRelay.start(primaryPort); // a plain TCP relay in front of the real primary MariaDB
+    const config = splitConfig('session', { queryTimeoutMs: 3000 }) as { metastores: { rw: { primary: { mysql: { port: number } } } } };
+    config.metastores.rw.primary.mysql.port = relay.port;
+    const router = await startTestRouter(config);
+    const backends = async () => {
+      const res = await fetch(`http://127.0.0.1:${router.adminPort}/backends`);
+      const view = await res.json() as { metastores: Array<{ name: string; primary: { mysql: { healthy: boolean | null; error: string | null } } }> };
+      return view.metastores.find((m) => m.name === 'rw')!.primary.mysql;
+    };
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 5000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    let restarted: CuttingRelay | null = null;
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('primaryprobe');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+      await until('the probe has read the primary', async () => (await backends()).healthy === true);
+
+      await relay.close();
+      // No client call in between: the periodic probe alone finds the primary MySQL gone.
+      await until('the primary MySQL shows as down', async () => (await backends()).healthy === false);
+      expect((await backends()).error).toMatch(/ECONNREFUSED|closed|lost/i);
+      expect(await router.metric('hms_router_primary_mysql_up', { metastore: 'rw' })).toBe(0);
+      const started = Date.now();
+      expect(await getDatabase(client, name)).toBe('found');
+      // Known down: no token query, so no wait for queryTimeoutMs (3 s here).
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'primary_gtid_unavailable' })).toBe(1);
+
+      restarted = await CuttingRelay.start(primaryPort, relay.port);
+      await until('the primary MySQL shows as up again', async () => (await backends()).healthy === true);
+      expect(await router.metric('hms_router_primary_mysql_up', { metastore: 'rw' })).toBe(1);
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(2);
+      client.close();
+    } finally {
+      await router.close();
+      await restarted?.close();
+    }
+  });
+});
+
 describe('client mode', () => {
   it('a write on one connection is seen by a read on a new connection of the same client', async () => {
     const router = await startTestRouter(splitConfig('client'));

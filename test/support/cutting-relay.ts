@@ -8,6 +8,7 @@
  * metastore gives while its MySQL connection is broken (seen in the soak run during a MariaDB
  * restart), and relays every other call.
  * A real metastore cannot be made to do this on command; everything behind the relay is real.
+ * In 'pass' mode it is a plain TCP relay (used in front of MySQL too).
  */
 import { connect, createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -47,10 +48,12 @@ export class CuttingRelay {
       const backend = connect(targetPort, '127.0.0.1');
       relay.sockets.add(client);
       relay.sockets.add(backend);
-      // Requests are read as messages (the router's backend connections are buffered) so one can
-      // be answered here instead of by the metastore.
+      // In 'get-database-fails' mode requests are read as messages (the router's backend connections
+      // are buffered) so one can be answered here; in the others bytes pass as they are, so the relay
+      // also serves MySQL. Switch modes between calls, not in the middle of one.
       const requests = new MessageReader({ transport: 'buffered', maxMessageBytes: 1 << 30 });
       client.on('data', (chunk: Buffer) => {
+        if (relay.mode !== 'get-database-fails') { backend.write(chunk); return; }
         for (const request of requests.push(chunk)) {
           if (relay.mode === 'get-database-fails' && request.header.name === 'get_database') {
             relay.failedGetDatabase += 1;

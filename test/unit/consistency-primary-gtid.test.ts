@@ -220,4 +220,39 @@ describe('PrimaryGtid', () => {
     // round trip of latency for the waiters.
     expect(calls).toHaveLength(2);
   });
+
+  it('a probe reads without counting as a token query, and is skipped while a read is in flight', async () => {
+    const { primary, calls, queries } = setup();
+    const probe = primary.probe();
+    expect(calls).toHaveLength(1);
+    expect(queries()).toBe(0);
+    // A token caller arriving during the probe gets a read that starts after it arrived.
+    const token = settle(primary.current());
+    void primary.probe(); // a read is in flight: no second probe query
+    expect(calls).toHaveLength(1);
+    calls[0]!.reply.resolve(ma('0-1-5'));
+    await probe;
+    expect(primary.lastReadAt).not.toBeNull();
+    await flush();
+    expect(calls).toHaveLength(2);
+    expect(queries()).toBe(1);
+    calls[1]!.reply.resolve(ma('0-1-6'));
+    await flush();
+    expect(token.result()).toEqual({ ok: true, value: ma('0-1-6') });
+  });
+
+  it('a failing probe marks the primary failing (never rejects); the next good read clears it', async () => {
+    const { primary, calls } = setup();
+    expect(primary.failing).toBe(false);
+    const probe = primary.probe();
+    calls[0]!.reply.reject(new Error('connect ECONNREFUSED 127.0.0.1:13306'));
+    await probe;
+    expect(primary.failing).toBe(true);
+    expect(primary.lastError).toContain('ECONNREFUSED');
+    const again = primary.probe();
+    calls[1]!.reply.resolve(ma('0-1-7'));
+    await again;
+    expect(primary.failing).toBe(false);
+    expect(formatGtid(primary.last!)).toBe('0-1-7');
+  });
 });

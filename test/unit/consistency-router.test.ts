@@ -101,6 +101,7 @@ function standInMetrics() {
     replicaHealthy: [] as Array<{ labels: object; value: number }>,
     replicaLagTransactions: [] as Array<{ labels: object; value: number }>,
     replicaLagSeconds: [] as Array<{ labels: object; value: number }>,
+    primaryMysqlUp: [] as Array<{ labels: object; value: number }>,
   };
   const gauge = (into: Array<{ labels: object; value: number }>) => ({ set: (labels: object, value: number) => { into.push({ labels, value }); } });
   const metrics = {
@@ -109,6 +110,7 @@ function standInMetrics() {
     replicaHealthy: gauge(recorded.replicaHealthy),
     replicaLagTransactions: gauge(recorded.replicaLagTransactions),
     replicaLagSeconds: gauge(recorded.replicaLagSeconds),
+    primaryMysqlUp: gauge(recorded.primaryMysqlUp),
   };
   return { metrics: metrics as unknown as RouterMetrics, recorded };
 }
@@ -144,7 +146,8 @@ interface Started {
 
 /**
  * Builds a router and answers each replica's first poll with `positions[name]` (an Error marks
- * that replica's MySQL unhealthy); then stops polling so later polls happen only when a test asks.
+ * that replica's MySQL unhealthy); then stops polling (replicas and the primary probe) so later
+ * polls happen only when a test asks.
  */
 async function start(mode: Mode, positions: Record<string, string | Error> = { r1: '0-1-10' }, maxWaitMs = 200): Promise<Started> {
   const names = Object.keys(positions);
@@ -168,7 +171,7 @@ async function start(mode: Mode, positions: Record<string, string | Error> = { r
     else polls[0]!.reply.resolve(ma(position));
   }
   await router.ready();
-  for (const r of router.replicas) r.stopPolling();
+  router.stopPolling();
   return { router, primary: byLabel('ms primary'), replica, pools, recorded };
 }
 
@@ -294,14 +297,22 @@ describe('ConsistencyRouter.decide', () => {
     expect(s.replica('r1').waitCalls).toHaveLength(1);
   });
 
-  it("the primary's GTID cannot be read → primary 'primary_gtid_unavailable'; the next read tries again", async () => {
+  it("the primary's GTID cannot be read → primary 'primary_gtid_unavailable'; no more queries until a probe reads it", async () => {
     const s = await start('session', { r1: '0-1-10' });
     const sess = session();
     expect(await decideWithPrimary(s, sess, new Error('MySQL ms primary (primary-db:3306): connect ETIMEDOUT')))
       .toEqual({ role: 'primary', reason: 'primary_gtid_unavailable' });
     expect(sess.holders.get('ms')?.token ?? null).toBeNull();
+    // Known failing: the next read does not wait for another query that would time out too.
+    expect(await s.router.decide(READ, sess)).toEqual({ role: 'primary', reason: 'primary_gtid_unavailable' });
+    expect(s.primary.executedCalls).toHaveLength(1);
+    // The probe finds it back; reads use tokens again.
+    const probe = s.router.probePrimary();
+    await flush();
+    s.primary.executedCalls[1]!.reply.resolve(ma('0-1-9'));
+    await probe;
     expect(replicaName(await decideWithPrimary(s, sess, '0-1-10'))).toBe('r1');
-    expect(s.primary.executedCalls).toHaveLength(2);
+    expect(s.primary.executedCalls).toHaveLength(3);
   });
 
   it("no healthy replica (MySQL down) → primary 'replica_unhealthy'", async () => {
@@ -523,6 +534,7 @@ describe('ConsistencyRouter: lag and describe', () => {
     s.replica('r1').waitCalls[0]!.reply.resolve(false);
     await p;
     s.router.collectLag();
+    expect(s.recorded.primaryMysqlUp).toEqual([{ labels: { metastore: 'ms' }, value: 1 }]);
     expect(s.recorded.replicaHealthy).toEqual([
       { labels: { metastore: 'ms', replica: 'r1' }, value: 1 },
       { labels: { metastore: 'ms', replica: 'r2' }, value: 0 },
