@@ -642,9 +642,9 @@ export async function soak(stack: StackStatus, options: SoakOptions) {
       },
       goals: { garbledReplies: 0, staleReads: 0, unexpectedErrors: 0 },
       calls: { total, reads, writes: total - reads, perSecond: Math.round(total / seconds), byMethod: tally.calls,
-        p50Ms: +percentile(all, 50).toFixed(2), p99Ms: +percentile(all, 99).toFixed(2), maxMs: +Math.max(0, ...all).toFixed(0),
+        p50Ms: +percentile(all, 50).toFixed(2), p99Ms: +percentile(all, 99).toFixed(2), maxMs: all.length === 0 ? 0 : Math.round(percentile(all, 100)), // not Math.max(...all): 100k+ arguments overflow the stack
         byPhase: Object.fromEntries(Object.entries(tally.byPhase).map(([phase, l]) =>
-          [phase, { calls: l.length, p50Ms: +percentile(l, 50).toFixed(2), p99Ms: +percentile(l, 99).toFixed(2), maxMs: Math.round(Math.max(...l)) }])),
+          [phase, { calls: l.length, p50Ms: +percentile(l, 50).toFixed(2), p99Ms: +percentile(l, 99).toFixed(2), maxMs: Math.round(percentile(l, 100)) }])),
         over1s: tally.slow.length, slowest: [...tally.slow].sort((a, b) => b.ms - a.ms).slice(0, 15) },
       garbledReplies: tally.garbled,
       staleReads: tally.stale.length, staleExamples: tally.stale.slice(0, MAX_LISTED),
