@@ -25,6 +25,8 @@ export class ReplicaTracker {
   private timer: NodeJS.Timeout | null = null;
   /** Calls in flight on this replica (for least-busy choice). */
   busy = 0;
+  /** Told when the replica's MySQL turns unhealthy (see untilUnhealthy). */
+  private readonly onUnhealthy = new Set<() => void>();
   secondsBehind: number | null = null;
 
   constructor(
@@ -90,7 +92,21 @@ export class ReplicaTracker {
     }
   }
 
+  /**
+   * Resolves when this replica's MySQL fails a check from now on (never, unless it does); `cancel`
+   * forgets the caller. A read in flight on a replica whose MySQL died would otherwise wait out the
+   * replica HMS's own JDBC retries (20 s in the soak run).
+   */
+  untilUnhealthy(): { readonly promise: Promise<void>; cancel(): void } {
+    let notify!: () => void;
+    const promise = new Promise<void>((resolve) => { notify = resolve; });
+    this.onUnhealthy.add(notify);
+    return { promise, cancel: () => { this.onUnhealthy.delete(notify); } };
+  }
+
   private markUnhealthy(reason: string): void {
+    for (const notify of this.onUnhealthy) notify();
+    this.onUnhealthy.clear();
     // Logged when it turns unhealthy, including at the first check (a replica down from the start).
     if (this.mysqlProblem === null || this.mysqlProblem === NOT_POLLED) this.log.warn({ metastore: this.metastore, replica: this.name, err: reason }, 'replica MySQL unhealthy: its reads go to the primary');
     this.mysqlProblem = reason;

@@ -268,8 +268,16 @@ export class CallHandler {
         const replica = decision.replica;
         replica.busy += 1;
         let fallback: FallbackReason;
+        const unhealthy = replica.untilUnhealthy();
         try {
-          const reply = await this.forward(message, call, session, metastore, oneway, [replica.pool()]);
+          const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()]);
+          // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
+          // the primary answers now and the replica's late reply (or failure) is dropped.
+          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
+          if (reply === ABANDONED) {
+            forwarded.catch(() => undefined);
+            throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
+          }
           const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
           if (exception === 'none') {
             servedBy('replica');
@@ -285,6 +293,7 @@ export class CallHandler {
           fallback = 'replica_call_failed';
           this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
         } finally {
+          unhealthy.cancel();
           replica.busy -= 1;
         }
         this.metrics.readFallbacks.inc({ metastore, reason: fallback });
@@ -400,6 +409,9 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
   return field === undefined ? applicationExceptionReply(method, seqid, AppErrorType.INTERNAL_ERROR, text)
     : metaExceptionReply(method, seqid, field, text);
 }
+
+/** What a replica read resolves to when the replica turned unhealthy first. */
+const ABANDONED = Symbol('abandoned replica read');
 
 /**
  * What kind of failure a reply carries: 'meta' for a TApplicationException or the method's

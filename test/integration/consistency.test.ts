@@ -167,6 +167,54 @@ describe('strict mode and an unreachable primary MySQL', () => {
   });
 });
 
+describe('a replica whose MySQL dies while a read is in flight', () => {
+  it('the read is answered by the primary at once, not after the replica HMS gives up', async () => {
+    // The replica HMS is slow on cue (a relay holds its replies) and its MySQL (behind a plain relay)
+    // goes away mid-call: a real replica HMS then waits out its JDBC retries (20 s in the soak run).
+    const hms = await CuttingRelay.start(stack.metastores.ro.port);
+    const mysql = await CuttingRelay.start(replicaPort);
+    const config = splitConfig('session') as { metastores: { rw: { replicas: Array<{ endpoints: string[]; mysql: { port: number } }> } } };
+    config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${hms.port}`];
+    config.metastores.rw.replicas[0]!.mysql.port = mysql.port;
+    const router = await startTestRouter(config);
+    let restored: CuttingRelay | null = null;
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('inflight');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+
+      hms.mode = 'hold-replies';
+      const started = Date.now();
+      const read = getDatabase(client, name);
+      while (hms.heldReplies === 0) await new Promise((r) => setTimeout(r, 10));
+      await mysql.close();
+      expect(await read).toBe('found');
+      // pollIntervalMs is 200: the poll after the MySQL went away ends the wait.
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'primary' })).toBe(1);
+      expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_call_failed' })).toBe(1);
+
+      // The replica's late reply is dropped; once its MySQL is back, reads use it again and are right.
+      hms.release();
+      restored = await CuttingRelay.start(replicaPort, mysql.port);
+      const deadline = Date.now() + 5000;
+      while (await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' }) < 2) {
+        if (Date.now() > deadline) throw new Error('reads did not return to the replica');
+        expect(await getDatabase(client, name)).toBe('found');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await getDatabase(client, `${name}_absent`)).toBe('missing');
+      client.close();
+    } finally {
+      await router.close();
+      await hms.close();
+      await restored?.close();
+    }
+  });
+});
+
 describe('the primary MySQL probe', () => {
   it('the primary MySQL goes away and comes back: seen without any read, reads go to the primary at once, then back to the replica', async () => {
     const relay = await CuttingRelay.start(primaryPort); // a plain TCP relay in front of the real primary MariaDB
