@@ -83,6 +83,14 @@ export interface CallSummary {
   readonly byMethod: MethodCalls[];
   /** Metadata reads (catalog kind 'read') of the rw metastore, the one with a replica. */
   readonly rwReads: Share;
+  /**
+   * rw reads the router sent to the replica first: those it served, plus those it answered with a
+   * declared exception (a miss such as get_partition's NoSuchObjectException) that the primary then
+   * settled, since a replica whose MySQL connection just broke answers the same way.
+   */
+  readonly rwReadsTriedOnReplica: Share;
+  /** rw reads other than those misses: answered by the replica or, on a fallback, by the primary. */
+  readonly rwReadsOtherThanMisses: Share;
   /** Every metadata read of the run, fed's and fanned-out listings included (they have no replica). */
   readonly allReads: Share;
   readonly fallbacks: Record<string, number>;
@@ -125,10 +133,19 @@ export function summarize(calls: Array<{ labels: Record<string, string>; value: 
     total,
     byMethod: [...byMethod.values()].sort((a, b) => b.total - a.total || a.method.localeCompare(b.method)),
     rwReads: share(rwReplica, rwPrimary),
+    rwReadsTriedOnReplica: share(rwReplica + settledMisses(fallbacks), rwPrimary - settledMisses(fallbacks)),
+    rwReadsOtherThanMisses: share(rwReplica, rwPrimary - settledMisses(fallbacks)),
     allReads: share(allReplica, allPrimary),
     fallbacks: Object.fromEntries(fallbacks.map((f) => [`${f.labels.metastore}:${f.labels.reason}`, f.value])),
     unknownMethods: Object.fromEntries(unknown.map((u) => [u.labels.method ?? '?', u.value])),
   };
+}
+
+/** rw reads the replica answered with a declared exception, answered again by the primary. */
+function settledMisses(fallbacks: Array<{ labels: Record<string, string>; value: number }>): number {
+  return fallbacks
+    .filter((f) => f.labels.metastore === 'rw' && f.labels.reason === 'replica_exception_reply')
+    .reduce((sum, f) => sum + f.value, 0);
 }
 
 /** Measures the calls made while `body` runs. */
@@ -178,7 +195,7 @@ export function summaryText(report: EngineReport): string {
     const failed = run.steps.filter((s) => !s.ok);
     lines.push(`  ${name} (replica SQL thread ${run.replicaSqlThread}, ${(run.ms / 1000).toFixed(1)} s): ` +
       `${run.steps.length - failed.length}/${run.steps.length} steps ok; ${run.calls.total} calls; ` +
-      `rw reads on the replica ${pct(run.calls.rwReads)}, all reads ${pct(run.calls.allReads)}; fallbacks ${JSON.stringify(run.calls.fallbacks)}`);
+      `rw reads on the replica ${pct(run.calls.rwReads)} (sent there first ${pct(run.calls.rwReadsTriedOnReplica)}), all reads ${pct(run.calls.allReads)}; fallbacks ${JSON.stringify(run.calls.fallbacks)}`);
     for (const s of failed) lines.push(`    FAILED ${s.step}: ${s.problem}`);
     lines.push(`    calls: ${run.calls.byMethod.map((m) => `${m.method} ${Object.entries(m.served).sort().map(([w, n]) => `${w} ${n}`).join(' ')}`).join('; ')}`);
   }
