@@ -6,7 +6,7 @@ import { BackendConnection } from '../../src/backends/backend-connection';
 import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { MessageType, TType } from '../../src/thrift/protocol';
 import { decodeStruct, ThriftStruct } from '../../src/thrift/value-decoder';
-import type { Transport } from '../../src/thrift/message-reader';
+import type { RawMessage, Transport } from '../../src/thrift/message-reader';
 
 export interface CallResult {
   /** REPLY (2) or EXCEPTION (3). */
@@ -34,6 +34,15 @@ export class HmsTestClient {
     const reply = await this.connection.call(w.fieldStop().finish(), false, deadlineMs);
     if (reply === null) throw new Error('no reply');
     return { type: reply.header.type, seqid: reply.header.seqid, result: decodeStruct(reply.bytes, reply.header.bodyOffset).value, bytes: reply.bytes };
+  }
+
+  /** The reply as it came, not decoded (for large replies a benchmark only measures). */
+  async raw(method: string, writeArgs: (w: BinaryWriter) => void = () => {}, deadlineMs = 600_000): Promise<RawMessage> {
+    const w = new BinaryWriter().messageBegin(method, MessageType.CALL, ++this.seqid);
+    writeArgs(w);
+    const reply = await this.connection.call(w.fieldStop().finish(), false, deadlineMs);
+    if (reply === null) throw new Error('no reply');
+    return reply;
   }
 
   /** The success value, or throws with the exception's message. */
