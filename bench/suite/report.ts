@@ -112,7 +112,7 @@ export function evaluateGoals(results: SuiteResults): WorkloadGoals[] {
 function withAnswerCaveat(v: WorkloadGoals['vsWaggleDance'], w: WorkloadResult, results: SuiteResults): WorkloadGoals['vsWaggleDance'] {
   const probe = results.probes?.['waggle-dance'];
   if (probe === undefined || v.ratio === null) return v;
-  const method = w.name.split(/[ (]/)[0]!;
+  const method = methodOf(w).split('(')[0]!;
   const caveats = [
     ...(probe.fidelity[method]?.startsWith('differs') ? ['waggle-dance\'s reply differs from direct\'s, see Answers'] : []),
     ...(method === 'get_all_databases' && !w.connectionPerCall && probe.freshness.includes('NOT listed')
@@ -252,6 +252,17 @@ function uniqueFile(base: string, used: Set<string>): string {
   return file;
 }
 
+/** The method a workload calls: its name up to the first space (names start with the method). */
+function methodOf(w: WorkloadResult): string {
+  return w.name.split(' ')[0]!;
+}
+
+function byMethod(workloads: readonly WorkloadResult[]): Map<string, WorkloadResult[]> {
+  const groups = new Map<string, WorkloadResult[]>();
+  for (const w of workloads) groups.set(methodOf(w), [...(groups.get(methodOf(w)) ?? []), w]);
+  return groups;
+}
+
 function partSection(part: PartName, workloads: readonly WorkloadResult[], used: Set<string>, plots: Plot[]): string[] {
   const out = [
     `## Part: ${part}`,
@@ -264,13 +275,18 @@ function partSection(part: PartName, workloads: readonly WorkloadResult[], used:
   }
   out.push('', ...workloads.flatMap(workloadDetails), '', `### Plots: ${part}`, '');
 
-  const barFile = uniqueFile(`${slug(part)}-throughput`, used);
-  const barSeries: BarSeries[] = SYSTEMS.map((s) => ({
-    label: s, color: SYSTEM_COLORS[s],
-    values: workloads.map((w) => available(w, s)?.throughputPerSec ?? null),
-  }));
-  plots.push({ file: barFile, svg: barChartSvg(`${part}: throughput (median, min..max over rounds)`, 'calls per second', workloads.map((w) => w.name), barSeries) });
-  out.push(`![${part} throughput](${PLOTS_DIR}/${barFile})`, '');
+  // One bar chart per method: a chart of every workload in a part squeezes its labels to nothing,
+  // and one fast method (a cached listing) would flatten the bars of all the others.
+  for (const [method, group] of byMethod(workloads)) {
+    const barFile = uniqueFile(`${slug(part)}-${slug(method)}-throughput`, used);
+    const barSeries: BarSeries[] = SYSTEMS.map((s) => ({
+      label: s, color: SYSTEM_COLORS[s],
+      values: group.map((w) => available(w, s)?.throughputPerSec ?? null),
+    }));
+    const labels = group.map((w) => w.name.slice(method.length).trim() || w.name);
+    plots.push({ file: barFile, svg: barChartSvg(`${part}: ${method} throughput (median, min..max over rounds)`, 'calls per second', labels, barSeries) });
+    out.push(`![${part} ${md(method)} throughput](${PLOTS_DIR}/${barFile})`, '');
+  }
 
   for (const w of workloads) {
     const series = SYSTEMS.flatMap((s) => {

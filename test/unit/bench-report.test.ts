@@ -129,7 +129,9 @@ describe('benchmark suite report', () => {
       expect(svg.match(/<(polyline|path)\b/g)?.length, alt).toBe(ran);
     }
     expect(links.filter((l) => l.alt.endsWith('latency CDF'))).toHaveLength(workloads.length);
-    expect(links.filter((l) => l.alt.endsWith('throughput'))).toHaveLength(2);
+    // One throughput chart per part and method.
+    expect(links.filter((l) => l.alt.endsWith('throughput')).map((l) => l.alt).sort())
+      .toEqual(['large-listing get_partitions throughput', 'reads get_database throughput', 'reads get_table throughput']);
   });
 
   it('skips a system whose quantiles are all zero', () => {
