@@ -70,6 +70,13 @@ const consistencySchema = z.strictObject({
   pollIntervalMs: z.number().int().min(50).default(1000),
   /** A MySQL query (GTID read or wait) that takes longer than this marks that server unhealthy. */
   queryTimeoutMs: z.number().int().min(10).default(2000),
+  /**
+   * A read a replica has not answered within this many ms is sent to the primary, and the replica's
+   * late reply is dropped (reads are safe to send twice). A replica HMS whose MariaDB just came back
+   * retries on its dead JDBC connections for ~20 s (Hive's RetryingHMSHandler: 10 tries, 2 s apart)
+   * while its MySQL already answers the router's polls. 0: wait up to timeouts.callMs.
+   */
+  replicaReadTimeoutMs: z.number().int().min(0).default(5000),
 }).prefault({});
 
 const metastoreSchema = z.strictObject({

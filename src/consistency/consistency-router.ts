@@ -20,7 +20,8 @@ export type FallbackReason =
   | 'primary_gtid_unavailable' // the primary's MySQL could not be read: the primary is the safe choice
   | 'replica_call_failed' // the replica's HMS failed the call; the read was sent to the primary
   | 'replica_error_reply' // the replica's HMS answered with MetaException; the read was sent to the primary
-  | 'replica_exception_reply'; // the replica's HMS answered another declared exception (no such object, ...): the primary's answer is final
+  | 'replica_exception_reply' // the replica's HMS answered another declared exception (no such object, ...): the primary's answer is final
+  | 'replica_slow'; // the replica's HMS had not answered within replicaReadTimeoutMs; the read was sent to the primary
 
 export type ReadDecision =
   | { readonly role: 'replica'; readonly replica: ReplicaTracker }

@@ -269,13 +269,16 @@ export class CallHandler {
         replica.busy += 1;
         let fallback: FallbackReason;
         const unhealthy = replica.untilUnhealthy();
+        const slow = replicaTimer(this.config.metastores[metastore]!.consistency.replicaReadTimeoutMs);
         try {
           const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()]);
-          // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
-          // the primary answers now and the replica's late reply (or failure) is dropped.
-          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
-          if (reply === ABANDONED) {
+          // A read is safe to send again: if the replica's MySQL dies while this one is in flight, or
+          // the replica takes too long, the primary answers now and the replica's late reply (or
+          // failure) is dropped.
+          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED), slow.promise]);
+          if (reply === ABANDONED || reply === TOO_SLOW) {
             forwarded.catch(() => undefined);
+            if (reply === TOO_SLOW) throw new ReplicaTooSlow(`replica ${replica.name} did not answer within replicaReadTimeoutMs (${slow.ms} ms)`);
             throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
           }
           const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
@@ -290,10 +293,11 @@ export class CallHandler {
           // replica's MariaDB restarted), and its MySQL may answer again by the time we could look.
           fallback = exception === 'meta' ? 'replica_error_reply' : 'replica_exception_reply';
         } catch (err) {
-          fallback = 'replica_call_failed';
+          fallback = err instanceof ReplicaTooSlow ? 'replica_slow' : 'replica_call_failed';
           this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
         } finally {
           unhealthy.cancel();
+          slow.cancel();
           replica.busy -= 1;
         }
         this.metrics.readFallbacks.inc({ metastore, reason: fallback });
@@ -412,6 +416,19 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
 
 /** What a replica read resolves to when the replica turned unhealthy first. */
 const ABANDONED = Symbol('abandoned replica read');
+/** What a replica read resolves to when replicaReadTimeoutMs passed first. */
+const TOO_SLOW = Symbol('replica read too slow');
+
+class ReplicaTooSlow extends Error {}
+
+/** Resolves to TOO_SLOW after `ms` (never when 0); cancel() clears the timer. */
+function replicaTimer(ms: number): { readonly ms: number; readonly promise: Promise<typeof TOO_SLOW>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<typeof TOO_SLOW>((resolve) => {
+    if (ms > 0) timer = setTimeout(() => resolve(TOO_SLOW), ms);
+  });
+  return { ms, promise, cancel: () => clearTimeout(timer) };
+}
 
 /**
  * What kind of failure a reply carries: 'meta' for a TApplicationException or the method's

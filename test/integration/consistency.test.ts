@@ -215,6 +215,44 @@ describe('a replica whose MySQL dies while a read is in flight', () => {
   });
 });
 
+describe('a replica HMS that is slow to answer while its MySQL is healthy', () => {
+  it('the read is answered by the primary after replicaReadTimeoutMs, and reads return to the replica once it answers again', async () => {
+    // What a replica HMS does just after its MariaDB came back: its MySQL answers the router's
+    // polls, but the HMS retries on dead JDBC connections for ~20 s. Here a relay holds its replies.
+    const hms = await CuttingRelay.start(stack.metastores.ro.port);
+    const config = splitConfig('session', { replicaReadTimeoutMs: 800 }) as { metastores: { rw: { replicas: Array<{ endpoints: string[] }> } } };
+    config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${hms.port}`];
+    const router = await startTestRouter(config);
+    try {
+      const client = await HmsTestClient.connect(router.port);
+      const name = dbName('slowreplica');
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+
+      hms.mode = 'hold-replies';
+      const started = Date.now();
+      expect(await getDatabase(client, name)).toBe('found');
+      const waited = Date.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(800);
+      expect(waited).toBeLessThan(3000);
+      expect(hms.heldReplies).toBe(1);
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'primary' })).toBe(1);
+      expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_slow' })).toBe(1);
+
+      // The held reply is dropped when it comes; the replica serves the next reads, and right.
+      hms.release();
+      expect(await getDatabase(client, name)).toBe('found');
+      expect(await getDatabase(client, `${name}_absent`)).toBe('missing');
+      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBeGreaterThanOrEqual(2);
+      client.close();
+    } finally {
+      await router.close();
+      await hms.close();
+    }
+  });
+});
+
 describe('the primary MySQL probe', () => {
   it('the primary MySQL goes away and comes back: seen without any read, reads go to the primary at once, then back to the replica', async () => {
     const relay = await CuttingRelay.start(primaryPort); // a plain TCP relay in front of the real primary MariaDB
