@@ -71,8 +71,8 @@ const consistencySchema = z.strictObject({
   /** A MySQL query (GTID read or wait) that takes longer than this marks that server unhealthy. */
   queryTimeoutMs: z.number().int().min(10).default(2000),
   /**
-   * A read a replica has not answered within this many ms is sent to the primary, and the replica's
-   * late reply is dropped (reads are safe to send twice). A replica HMS whose MariaDB just came back
+   * The deadline of a read on a replica: past it that backend connection is closed and the read is
+   * sent to the primary (reads are safe to send twice). A replica HMS whose MariaDB just came back
    * retries on its dead JDBC connections for ~20 s (Hive's RetryingHMSHandler: 10 tries, 2 s apart)
    * while its MySQL already answers the router's polls. 0: wait up to timeouts.callMs.
    */

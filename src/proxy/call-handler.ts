@@ -18,7 +18,7 @@ import type { EndpointPool } from '../backends/endpoint-pool';
 import type { BackendConnection } from '../backends/backend-connection';
 import type { MetastoreBackends } from '../backends/metastore-backends';
 import type { RouterMetrics } from '../admin/metrics';
-import type { RouterConfig } from '../config/schema';
+import type { MetastoreConfig, RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
 import type { Identity } from '../backends/identity';
 import type { ConsistencyRouter, FallbackReason } from '../consistency/consistency-router';
@@ -269,16 +269,15 @@ export class CallHandler {
         replica.busy += 1;
         let fallback: FallbackReason;
         const unhealthy = replica.untilUnhealthy();
-        const slow = replicaTimer(this.config.metastores[metastore]!.consistency.replicaReadTimeoutMs);
         try {
-          const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()]);
-          // A read is safe to send again: if the replica's MySQL dies while this one is in flight, or
-          // the replica takes too long, the primary answers now and the replica's late reply (or
-          // failure) is dropped.
-          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED), slow.promise]);
-          if (reply === ABANDONED || reply === TOO_SLOW) {
+          // A replica read's deadline is replicaReadTimeoutMs: past it the connection's own deadline
+          // fails the call (the connection is dropped) and the read goes to the primary below.
+          const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()], replicaDeadlineMs(this.config.metastores[metastore]!));
+          // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
+          // the primary answers now and the replica's late reply (or failure) is dropped.
+          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
+          if (reply === ABANDONED) {
             forwarded.catch(() => undefined);
-            if (reply === TOO_SLOW) throw new ReplicaTooSlow(`replica ${replica.name} did not answer within replicaReadTimeoutMs (${slow.ms} ms)`);
             throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
           }
           const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
@@ -293,11 +292,10 @@ export class CallHandler {
           // replica's MariaDB restarted), and its MySQL may answer again by the time we could look.
           fallback = exception === 'meta' ? 'replica_error_reply' : 'replica_exception_reply';
         } catch (err) {
-          fallback = err instanceof ReplicaTooSlow ? 'replica_slow' : 'replica_call_failed';
+          fallback = err instanceof BackendError && err.code === 'deadline' ? 'replica_slow' : 'replica_call_failed';
           this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
         } finally {
           unhealthy.cancel();
-          slow.cancel();
           replica.busy -= 1;
         }
         this.metrics.readFallbacks.inc({ metastore, reason: fallback });
@@ -314,8 +312,7 @@ export class CallHandler {
   }
 
   private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
-    candidates: readonly EndpointPool[]): Promise<RawMessage | null> {
-    const deadline = this.config.metastores[metastore]!.timeouts.callMs;
+    candidates: readonly EndpointPool[], deadline = this.config.metastores[metastore]!.timeouts.callMs): Promise<RawMessage | null> {
     let lastError: BackendError | null = null;
     for (const pool of candidates) {
       if (message.header.name === 'set_ugi' && session.identity !== null) {
@@ -416,18 +413,11 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
 
 /** What a replica read resolves to when the replica turned unhealthy first. */
 const ABANDONED = Symbol('abandoned replica read');
-/** What a replica read resolves to when replicaReadTimeoutMs passed first. */
-const TOO_SLOW = Symbol('replica read too slow');
 
-class ReplicaTooSlow extends Error {}
-
-/** Resolves to TOO_SLOW after `ms` (never when 0); cancel() clears the timer. */
-function replicaTimer(ms: number): { readonly ms: number; readonly promise: Promise<typeof TOO_SLOW>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<typeof TOO_SLOW>((resolve) => {
-    if (ms > 0) timer = setTimeout(() => resolve(TOO_SLOW), ms);
-  });
-  return { ms, promise, cancel: () => clearTimeout(timer) };
+/** A replica read's deadline: replicaReadTimeoutMs, bounded by callMs (0: callMs alone). */
+function replicaDeadlineMs(m: MetastoreConfig): number {
+  const { replicaReadTimeoutMs } = m.consistency;
+  return replicaReadTimeoutMs === 0 ? m.timeouts.callMs : Math.min(replicaReadTimeoutMs, m.timeouts.callMs);
 }
 
 /**
