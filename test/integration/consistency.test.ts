@@ -215,21 +215,29 @@ describe('a replica whose MySQL dies while a read is in flight', () => {
   });
 });
 
+/**
+ * A router whose replica HMS sits behind a relay (the real ro metastore behind it), and a client
+ * that created a database and read it once from that replica: what the replica-fault tests start from.
+ */
+async function routerWithRelayedReplica(tag: string, extra: Record<string, unknown> = {}) {
+  const relay = await CuttingRelay.start(stack.metastores.ro.port);
+  const config = splitConfig('session', extra) as { metastores: { rw: { replicas: Array<{ endpoints: string[] }> } } };
+  config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${relay.port}`];
+  const router = await startTestRouter(config);
+  const client = await HmsTestClient.connect(router.port);
+  const name = dbName(tag);
+  await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+  expect(await getDatabase(client, name)).toBe('found');
+  expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
+  return { relay, router, client, name };
+}
+
 describe('a replica HMS that is slow to answer while its MySQL is healthy', () => {
   it('the read is answered by the primary after replicaReadTimeoutMs, and reads return to the replica once it answers again', async () => {
     // What a replica HMS does just after its MariaDB came back: its MySQL answers the router's
     // polls, but the HMS retries on dead JDBC connections for ~20 s. Here a relay holds its replies.
-    const hms = await CuttingRelay.start(stack.metastores.ro.port);
-    const config = splitConfig('session', { replicaReadTimeoutMs: 800 }) as { metastores: { rw: { replicas: Array<{ endpoints: string[] }> } } };
-    config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${hms.port}`];
-    const router = await startTestRouter(config);
+    const { relay: hms, router, client, name } = await routerWithRelayedReplica('slowreplica', { replicaReadTimeoutMs: 800 });
     try {
-      const client = await HmsTestClient.connect(router.port);
-      const name = dbName('slowreplica');
-      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
-      expect(await getDatabase(client, name)).toBe('found');
-      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
-
       hms.mode = 'hold-replies';
       const started = Date.now();
       expect(await getDatabase(client, name)).toBe('found');
@@ -240,7 +248,7 @@ describe('a replica HMS that is slow to answer while its MySQL is healthy', () =
       expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'primary' })).toBe(1);
       expect(await router.metric('hms_router_read_fallbacks_total', { reason: 'replica_slow' })).toBe(1);
 
-      // The held reply is dropped when it comes; the replica serves the next reads, and right.
+      // The router closed that connection at the deadline; the replica serves the next reads, and right.
       hms.release();
       expect(await getDatabase(client, name)).toBe('found');
       expect(await getDatabase(client, `${name}_absent`)).toBe('missing');
@@ -342,17 +350,8 @@ describe('a replica answering a declared exception it should not', () => {
   it('"no such object" from a replica whose MySQL connection broke: the client gets the primary\'s answer', async () => {
     // The replica's MySQL is real, healthy and caught up; its metastore sits behind a relay that
     // answers get_database the way Hive 3.1.3 did in the soak run while the replica's MariaDB restarted.
-    const relay = await CuttingRelay.start(stack.metastores.ro.port);
-    const config = splitConfig('session') as { metastores: { rw: { replicas: Array<{ endpoints: string[] }> } } };
-    config.metastores.rw.replicas[0]!.endpoints = [`127.0.0.1:${relay.port}`];
-    const router = await startTestRouter(config);
+    const { relay, router, client, name } = await routerWithRelayedReplica('falsemissing');
     try {
-      const client = await HmsTestClient.connect(router.port);
-      const name = dbName('falsemissing');
-      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
-      expect(await getDatabase(client, name)).toBe('found');
-      expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' })).toBe(1);
-
       relay.mode = 'get-database-fails';
       for (let i = 0; i < 5; i++) expect(await getDatabase(client, name)).toBe('found');
       expect(relay.failedGetDatabase).toBe(5);
