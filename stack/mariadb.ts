@@ -2,8 +2,8 @@
  * MariaDB servers owned by the stack: one data dir and one port each, started from the machine's own
  * MariaDB binaries (never the system service on port 3306).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { spawnDetached, waitForPort, isAlive, sleep, stopProcess } from './process';
@@ -24,6 +24,16 @@ export interface MariadbSpec {
 
 export function mariadbLogFile(spec: MariadbSpec): string {
   return join(spec.dir, 'mariadb.log');
+}
+
+/** What mariadbd prints before its --log-error file is open (bad options, a crash at once). */
+export function mariadbdOutFile(spec: MariadbSpec): string {
+  return join(spec.dir, 'mariadbd.out');
+}
+
+/** Everything mariadb-install-db printed, one timestamped section per attempt; kept after success. */
+export function installDbLogFile(spec: MariadbSpec): string {
+  return join(spec.dir, 'install-db.log');
 }
 
 /**
@@ -78,21 +88,114 @@ function serverArgs(spec: MariadbSpec): string[] {
   return args;
 }
 
-/** Creates the data dir on first use. */
-export function initDataDir(spec: MariadbSpec): void {
+export interface InitDataDirOptions {
+  /** The install command (default INSTALL_DB); tests put a stand-in here. */
+  readonly installDb?: string;
+  /** Progress lines (default: stderr, as the stack's other lines). */
+  readonly log?: (line: string) => void;
+  /** Longest one attempt may take (default 5 min: three installs share 2 busy cores at stack start). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * mariadbd's own crash banner ("[ERROR] mariadbd got signal 11 ;"): the bootstrap server inside
+ * mariadb-install-db crashed, which a run on a loaded machine once did and the next run did not.
+ */
+const CRASH_BANNER = /got signal \d+|Fatal signal \d+/i;
+
+/**
+ * Written by mariadb-install-db as its last step, only when the system tables were made; a data dir
+ * without it is what a crashed or killed install left behind.
+ */
+const INSTALLED_MARKER = 'mysql_upgrade_info';
+
+/**
+ * Creates the data dir on first use. mariadb-install-db's whole output goes to installDbLogFile; a
+ * failure throws naming the exit code or signal, the telling line and that file. A crash (a signal,
+ * or mariadbd's crash banner in the output) removes the half-made data dir and is retried once.
+ */
+export function initDataDir(spec: MariadbSpec, options: InitDataDirOptions = {}): void {
   const dataDir = join(spec.dir, 'data');
-  if (existsSync(join(dataDir, 'mysql'))) return;
-  mkdirSync(dataDir, { recursive: true });
+  if (existsSync(join(dataDir, INSTALLED_MARKER))) return;
+  const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
+  const logFile = installDbLogFile(spec);
+  if (existsSync(dataDir)) {
+    log(`mariadb ${spec.role}: ${dataDir} has no ${INSTALLED_MARKER} (an install that did not finish); making it again`);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const first = runInstallDb(spec, options, 1);
+  if (first === null) return;
+  if (!first.crashed) throw installError(spec, first, logFile);
+  log(`mariadb-install-db for the ${spec.role} server failed (${first.summary}); retrying once (transient crash, see ${logFile})`);
+  const second = runInstallDb(spec, options, 2);
+  if (second === null) return;
+  throw installError(spec, second, logFile, first);
+}
+
+interface InstallFailure {
+  /** "exit code 1" or "signal SIGSEGV" or "timed out after 300 s". */
+  readonly summary: string;
+  readonly tellingLine: string;
+  readonly crashed: boolean;
+}
+
+/** One attempt on an empty data dir; null when it succeeded, else why it failed (data dir removed). */
+function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, attempt: number): InstallFailure | null {
+  const dataDir = join(spec.dir, 'data');
+  const logFile = installDbLogFile(spec);
+  const command = options.installDb ?? INSTALL_DB;
+  const timeoutMs = options.timeoutMs ?? 300_000;
   const args = ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal',
     '--skip-test-db', '--skip-name-resolve'];
   if (process.getuid?.() === 0) args.push('--user=root');
+  mkdirSync(dataDir, { recursive: true });
+  appendFileSync(logFile, `==== ${new Date().toISOString()} attempt ${attempt} of 2: ${command} ${args.join(' ')}\n`);
+  const from = statSync(logFile).size;
+  // Output straight into the file: nothing is cut, and a crash cannot lose what was printed.
+  const out = openSync(logFile, 'a');
+  let res: ReturnType<typeof spawnSync>;
   try {
-    execFileSync(INSTALL_DB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stderr?: Buffer; stdout?: Buffer };
-    const detail = `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`.trim().split('\n').slice(-3).join(' | ');
-    throw new Error(`mariadb-install-db failed for the ${spec.role} server in ${dataDir}: ${detail}`);
+    res = spawnSync(command, args, { stdio: ['ignore', out, out], timeout: timeoutMs, killSignal: 'SIGKILL' });
+  } finally {
+    closeSync(out);
   }
+  const output = readFileSync(logFile).subarray(from).toString('utf8');
+  const timedOut = (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  let failure: InstallFailure | null = null;
+  if (res.error !== undefined && !timedOut) {
+    failure = { summary: `could not run ${command}: ${res.error.message}`, tellingLine: '', crashed: false };
+  } else if (timedOut) {
+    failure = { summary: `timed out after ${timeoutMs / 1000} s (killed)`, tellingLine: tellingLine(output), crashed: false };
+  } else if (res.signal !== null) {
+    failure = { summary: `signal ${res.signal}`, tellingLine: tellingLine(output), crashed: true };
+  } else if (res.status !== 0) {
+    failure = { summary: `exit code ${res.status}`, tellingLine: tellingLine(output), crashed: CRASH_BANNER.test(output) };
+  } else if (!existsSync(join(dataDir, INSTALLED_MARKER))) {
+    failure = { summary: `exit code 0 without ${join(dataDir, INSTALLED_MARKER)}`, tellingLine: tellingLine(output), crashed: false };
+  }
+  appendFileSync(logFile, `==== attempt ${attempt}: ${failure === null ? 'ok' : failure.summary}\n`);
+  // A half-made data dir would pass for a made one on the next start (it has mysql/ already).
+  if (failure !== null) rmSync(dataDir, { recursive: true, force: true });
+  return failure;
+}
+
+/**
+ * The line that says what went wrong: mariadbd's first [ERROR], else the crash banner or a line
+ * saying something failed, else the last line printed. (install-db's own closing advice is generic.)
+ */
+export function tellingLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines.find((l) => l.includes('[ERROR]'))
+    ?? lines.find((l) => CRASH_BANNER.test(l) || /failed|error|cannot|can't/i.test(l))
+    ?? lines.at(-1) ?? '(no output)';
+}
+
+function installError(spec: MariadbSpec, failure: InstallFailure, logFile: string, earlier?: InstallFailure): Error {
+  const said = failure.tellingLine === '' ? '' : `: ${failure.tellingLine}`;
+  const retried = earlier === undefined ? '' : ` (retried once after a crash: ${earlier.summary})`;
+  return new Error(`mariadb-install-db failed for the ${spec.role} server in ${join(spec.dir, 'data')} with `
+    + `${failure.summary}${said}${retried}; its whole output is in ${logFile}. Fix what it names, then start again `
+    + `(the half-made data dir was removed)`);
 }
 
 /** Starts the server and resolves once it answers a query as root. */
@@ -100,10 +203,11 @@ export async function startMariadb(spec: MariadbSpec): Promise<number> {
   mkdirSync(spec.dir, { recursive: true });
   initDataDir(spec);
   const logFile = mariadbLogFile(spec);
-  const { pid } = spawnDetached(MARIADBD, serverArgs(spec), join(spec.dir, 'mariadbd.out'));
+  const { pid } = spawnDetached(MARIADBD, serverArgs(spec), mariadbdOutFile(spec));
   const what = `MariaDB ${spec.role} server (port ${spec.port})`;
   try {
-    await waitUntilReady(spec, pid, what, logFile);
+    // Both files: a bad option or an early crash is printed before the --log-error file is open.
+    await waitUntilReady(spec, pid, what, `${logFile} (and ${mariadbdOutFile(spec)})`);
   } catch (err) {
     await stopProcess(pid);
     throw err;
