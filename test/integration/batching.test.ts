@@ -10,8 +10,8 @@ import { status } from '../../stack/stack';
 import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { MessageType, TType } from '../../src/thrift/protocol';
 import type { ThriftStruct, ThriftValue } from '../../src/thrift/value-decoder';
-import { HmsTestClient, args, CallResult } from '../support/hms-test-client';
-import { addPartitionsArgs, createTableArgs, TableSpec } from '../support/hms-objects';
+import { HmsTestClient, args, bigintJson, CallResult } from '../support/hms-test-client';
+import { addPartitionsArgs, createTableArgs, dbTableArgs, partitionName, partitionNamesArgs, TableSpec } from '../support/hms-objects';
 import { startTestRouter, TestRouter } from '../support/router-harness';
 import { prng } from '../support/prng';
 
@@ -52,37 +52,118 @@ let direct: HmsTestClient;
 let router: TestRouter;
 let viaRouter: HmsTestClient;
 
-async function createTable(client: HmsTestClient, database: string, table: string, count: number): Promise<void> {
-  const s = spec(database, table);
-  await client.success('create_table', createTableArgs(s));
-  const values = Array.from({ length: count }, (_, i) => dayHour(i));
-  for (let i = 0; i < values.length; i += 1000) {
-    await client.success('add_partitions', addPartitionsArgs(s, values.slice(i, i + 1000)));
+/**
+ * Set-up adds partitions in calls of ADD_CHUNK on ADD_CONNECTIONS connections. Calls of 1,000 on
+ * four connections once passed the 60 s default deadline on a fresh stack of a loaded 2-core machine
+ * and skipped the whole file: the time of one add_partitions grows with its size and with the calls
+ * beside it, and the metastore has no way to answer part of one. Calls of 250 on two connections,
+ * measured on a fresh stack of a 2-core machine (2026-12-07, first run, table built): 89 calls,
+ * median 2.6 s, slowest 4.7 s; the 20,000-partition table in 105 s, the whole set-up in 131 s.
+ * ADD_DEADLINE_MS is over 35 times the slowest call, so a loaded machine makes the set-up longer,
+ * not failed.
+ */
+const ADD_CHUNK = 250;
+const ADD_CONNECTIONS = 2;
+const ADD_DEADLINE_MS = 180_000;
+
+/** Durations (ms) of this file's add_partitions calls, for the set-up's report line. */
+const addTimes: number[] = [];
+
+/** The success value of a call made with its own deadline (HmsTestClient.success keeps the default). */
+function succeeded(method: string, r: CallResult): unknown {
+  if (r.type === MessageType.EXCEPTION) throw new Error(`${method}: TApplicationException: ${String(r.result[1])}`);
+  for (const [id, value] of Object.entries(r.result)) {
+    if (id !== '0') throw new Error(`${method}: exception in field ${id}: ${JSON.stringify(value, bigintJson)}`);
+  }
+  return r.result[0];
+}
+
+/** Adds the partitions in calls of ADD_CHUNK, each timed; a failure names the call and its duration. */
+async function addPartitions(client: HmsTestClient, s: TableSpec, values: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  for (let i = 0; i < values.length; i += ADD_CHUNK) {
+    const chunk = values.slice(i, i + ADD_CHUNK);
+    const started = performance.now();
+    try {
+      succeeded('add_partitions', await client.call('add_partitions', addPartitionsArgs(s, chunk), ADD_DEADLINE_MS));
+    } catch (err) {
+      throw new Error(`set-up: add_partitions of ${chunk.length} partitions to ${s.db}.${s.table} failed after `
+        + `${((performance.now() - started) / 1000).toFixed(1)} s (deadline ${ADD_DEADLINE_MS / 1000} s): ${(err as Error).message}`);
+    }
+    addTimes.push(performance.now() - started);
   }
 }
 
-/** The 20,000-partition table, made once per stack (four connections adding at once). */
-async function ensureBulkTable(): Promise<void> {
-  const names = await direct.call('get_partition_names', (w) => {
-    w.fieldBegin(TType.STRING, 1).string(bulkDb).fieldBegin(TType.STRING, 2).string('big').fieldBegin(TType.I16, 3).i16(-1);
-  });
-  if (Array.isArray(names.result[0]) && names.result[0].length === BULK_PARTITIONS) return;
-  await direct.call('drop_database', args.dropDatabase(bulkDb), 600_000);
-  await direct.success('create_database', args.createDatabase(bulkDb, `${warehouse}/${bulkDb}.db`));
-  await direct.success('create_table', createTableArgs(spec(bulkDb, 'big')));
+async function createTable(client: HmsTestClient, database: string, table: string, count: number): Promise<void> {
+  const s = spec(database, table);
+  await client.success('create_table', createTableArgs(s));
+  await addPartitions(client, s, Array.from({ length: count }, (_, i) => dayHour(i)));
+}
+
+async function partitionNames(database: string, table: string): Promise<string[] | null> {
+  const r = await direct.call('get_partition_names', partitionNamesArgs(database, table), ADD_DEADLINE_MS);
+  return Array.isArray(r.result[0]) ? r.result[0].map(String) : null;
+}
+
+/**
+ * The 20,000-partition table, made once per stack and completed where an earlier set-up stopped
+ * (only the missing partitions are added): dropping a half-made table of thousands of partitions
+ * takes minutes. A table holding partitions this file would not make is dropped and made again.
+ * Returns whether it had to add any.
+ */
+async function ensureBulkTable(): Promise<boolean> {
+  const s = spec(bulkDb, 'big');
   const all = Array.from({ length: BULK_PARTITIONS }, (_, i) => dayHour(i));
-  const writers = await Promise.all([0, 1, 2, 3].map(() => HmsTestClient.connect(stack.metastores.rw.port)));
-  await Promise.all(writers.map(async (w, k) => {
-    for (let i = k * 1000; i < all.length; i += 4000) await w.success('add_partitions', addPartitionsArgs(spec(bulkDb, 'big'), all.slice(i, i + 1000)));
-    w.close();
-  }));
+  const wanted = new Map(all.map((v) => [partitionName(s, v), v] as const));
+  const table = await direct.call('get_table', dbTableArgs(bulkDb, 'big'));
+  let have = table.result[0] === undefined ? null : await partitionNames(bulkDb, 'big');
+  if (have !== null && have.length === BULK_PARTITIONS && have.every((n) => wanted.has(n))) return false;
+  if (have === null || !have.every((n) => wanted.has(n))) {
+    await direct.call('drop_database', args.dropDatabase(bulkDb), 600_000);
+    await direct.success('create_database', args.createDatabase(bulkDb, `${warehouse}/${bulkDb}.db`));
+    await direct.success('create_table', createTableArgs(s));
+    have = [];
+  }
+  const present = new Set(have);
+  const missing = [...wanted].filter(([name]) => !present.has(name)).map(([, v]) => v);
+  // Chunks taken in turn by each connection: a slow call delays only its own connection's next one.
+  let next = 0;
+  const writers = await Promise.all(Array.from({ length: ADD_CONNECTIONS }, () => HmsTestClient.connect(stack.metastores.rw.port)));
+  try {
+    await Promise.all(writers.map(async (w) => {
+      while (next < missing.length) {
+        const chunk = missing.slice(next, next + ADD_CHUNK);
+        next += ADD_CHUNK;
+        await addPartitions(w, s, chunk);
+      }
+    }));
+  } finally {
+    for (const w of writers) w.close();
+  }
+  const made = await partitionNames(bulkDb, 'big');
+  if (made?.length !== BULK_PARTITIONS) {
+    throw new Error(`set-up: ${bulkDb}.big has ${made?.length ?? 'no'} partitions after adding, not ${BULK_PARTITIONS}`);
+  }
+  return true;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 beforeAll(async () => {
+  const started = performance.now();
   direct = await HmsTestClient.connect(stack.metastores.rw.port);
   await direct.success('create_database', args.createDatabase(db, `${warehouse}/${db}.db`));
   for (const [table, count] of Object.entries(TABLES)) await createTable(direct, db, table, count);
-  await ensureBulkTable();
+  const tablesDone = performance.now();
+  const built = await ensureBulkTable();
+  const sorted = [...addTimes].sort((a, b) => a - b);
+  // One line for whoever reads a slow CI log: which part took the time, and how close calls came to the deadline.
+  process.stderr.write(`batching set-up: small tables ${seconds(tablesDone - started)}; ${bulkDb}.big `
+    + `${built ? `built in ${seconds(performance.now() - tablesDone)}` : 'kept from an earlier run'}; `
+    + `${sorted.length} add_partitions calls of <= ${ADD_CHUNK} on <= ${ADD_CONNECTIONS} connections: `
+    + `median ${seconds(sorted[Math.floor(sorted.length / 2)] ?? 0)}, slowest ${seconds(sorted.at(-1) ?? 0)} `
+    + `(deadline ${seconds(ADD_DEADLINE_MS)})\n`);
 
   const rwPort = stack.metastores.rw.port;
   const mysql = (port: number) => ({ host: '127.0.0.1', port, user: stack.routerMysqlUser.user, password: stack.routerMysqlUser.password });
@@ -104,13 +185,16 @@ beforeAll(async () => {
     routing: { routes: [{ glob: 'batching_bulk_*', metastore: 'bulk' }] },
   });
   viaRouter = await HmsTestClient.connect(router.port);
-}, 600_000);
+  // A backstop, not a budget: every call has its own deadline. Building the table took 131 s on a
+  // quiet machine and may take several times that on a busy one; 10 minutes was too near.
+}, 1_800_000);
 
 afterAll(async () => {
   viaRouter?.close();
   await router?.close();
   if (direct !== undefined) {
-    await direct.call('drop_database', args.dropDatabase(db));
+    // Over a thousand partitions to drop: more than the default 60 s on a loaded machine.
+    await direct.call('drop_database', args.dropDatabase(db), 600_000);
     direct.close();
   }
 });
