@@ -53,6 +53,8 @@ export interface ReplicaView {
   readonly reason: string | null;
   /** Calls in flight on it. */
   readonly busy: number;
+  /** Why it is stalled (not applying: reads it does not cover go to the primary without waiting), or null. */
+  readonly stalled: string | null;
   readonly endpoints: readonly EndpointView[];
   readonly mysql: MysqlView;
   /**
@@ -177,6 +179,7 @@ export class BackendsViewBuilder {
           healthy: r.healthy,
           reason: r.reason,
           busy: r.busy,
+          stalled: r.stalled,
           endpoints: (state?.replicas.find((t) => t.name === r.name)?.pools ?? []).map((p) => this.endpoint(p)),
           mysql: {
             address: r.mysql,

@@ -138,6 +138,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly replicaStalled = new Gauge({
+    name: 'hms_router_replica_stalled',
+    help: '1 while the replica is stalled (not applying for 2 s: SQL thread stopped, or behind the primary without progress); reads it does not cover go to the primary without waiting (reason replica_stalled).',
+    labelNames: ['metastore', 'replica'] as const,
+    registers: [this.registry],
+  });
+
   readonly primaryMysqlUp = new Gauge({
     name: 'hms_router_primary_mysql_up',
     help: "1 when the last read of the primary's MySQL GTID (probed every consistency.pollIntervalMs) succeeded, else 0 (reads go to the primary).",

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { ClientTokens, TokenHolder } from './session-tokens';
 import { PrimaryGtid } from './primary-gtid';
-import { ReplicaTracker } from './replica-tracker';
+import { ReplicaTracker, type StallTiming } from './replica-tracker';
 import { GtidServer } from './gtid-server';
 import { transactionsBehind } from './lag';
 import { formatGtid, type GtidState } from './gtid';
@@ -16,6 +16,8 @@ import type { RouterMetrics } from '../admin/metrics';
 
 export type FallbackReason =
   | 'replica_lagging' // no replica reached the token within maxWaitMs
+  | 'replica_stalled' // no replica is applying (SQL thread stopped, or behind without progress for stallAfterMs): no wait
+  | 'replica_too_far_behind' // the replicas apply, but at their recent rate none reaches the token within maxWaitMs: no wait
   | 'replica_unhealthy' // every replica's HMS or MySQL is failing
   | 'primary_gtid_unavailable' // the primary's MySQL could not be read: the primary is the safe choice
   | 'replica_call_failed' // the replica's HMS failed the call; the read was sent to the primary
@@ -50,6 +52,8 @@ export interface ReplicaState {
   readonly busy: number;
   /** As the replica reports it (Seconds_Behind_Master), null when unknown. */
   readonly secondsBehind: number | null;
+  /** Why the replica is stalled (reads it does not cover go to the primary without waiting), or null. */
+  readonly stalled: string | null;
   /** Against the primary's GTID as last read; null before the first read of either. */
   readonly transactionsBehind: number | null;
   /** What the replica has executed, as the router last saw it (it only moves forward). */
@@ -72,6 +76,21 @@ export interface ConsistencyState {
 
 const PRIMARY: ReadDecision = { role: 'primary', reason: null };
 
+/**
+ * When a replica counts as stalled, and how often it is polled then. Not applying for 2 s (and at
+ * least two polls): a shorter stop (the SQL thread restarted, a lock held a moment) costs reads the
+ * waits it cost before, and a stall that lasts hours costs them at most 2 s of waits. Polled every
+ * half wait while stalled (at least 50 ms, at most pollIntervalMs), so reads wait for it again soon
+ * after it applies again.
+ */
+export function stallTiming(pollIntervalMs: number, maxWaitMs: number): StallTiming {
+  return {
+    stallAfterMs: Math.max(2000, 2 * pollIntervalMs),
+    maxWaitMs,
+    stalledPollMs: Math.min(pollIntervalMs, Math.max(50, Math.floor(maxWaitMs / 2))),
+  };
+}
+
 export class ConsistencyRouter {
   readonly replicas: ReplicaTracker[];
   private readonly primary: PrimaryGtid | null;
@@ -91,8 +110,10 @@ export class ConsistencyRouter {
     this.primaryServer = enabled ? new GtidServer(`${metastore} primary`, config.primary.mysql!, c.queryTimeoutMs, 4) : null;
     this.primary = this.primaryServer === null ? null
       : new PrimaryGtid(this.primaryServer, () => metrics.primaryGtidQueries.inc({ metastore }));
+    const timing = stallTiming(c.pollIntervalMs, c.maxWaitMs);
     this.replicas = enabled ? config.replicas.map((r) => new ReplicaTracker(r.name, metastore,
-      new GtidServer(`${metastore} replica ${r.name}`, r.mysql, c.queryTimeoutMs), replicaPools.get(r.name)!, log)) : [];
+      new GtidServer(`${metastore} replica ${r.name}`, r.mysql, c.queryTimeoutMs), replicaPools.get(r.name)!, log,
+      () => this.primary?.last ?? null, timing)) : [];
     this.firstPoll = Promise.all(this.replicas.map((r) => r.startPolling(c.pollIntervalMs))).then(() => undefined);
     if (this.primary !== null) this.probePrimaryEvery(c.pollIntervalMs);
   }
@@ -150,7 +171,12 @@ export class ConsistencyRouter {
     if (healthy.length === 0) return { role: 'primary', reason: 'replica_unhealthy' };
     const ready = healthy.find((r) => r.coversNow(token));
     if (ready !== undefined) return { role: 'replica', replica: ready };
-    const candidate = healthy[0]!;
+    // Wait only on a replica that can get there in time (judged from its polls, no query).
+    const now = Date.now();
+    const verdicts = healthy.map((r) => r.catchUp(token, now));
+    const at = verdicts.indexOf('in_time');
+    if (at < 0) return { role: 'primary', reason: verdicts.includes('too_far_behind') ? 'replica_too_far_behind' : 'replica_stalled' };
+    const candidate = healthy[at]!;
     const started = process.hrtime.bigint();
     const result = await candidate.ensureCovers(token, this.config.consistency.maxWaitMs);
     this.metrics.replicaWait.observe({ metastore: this.metastore, outcome: result }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -195,6 +221,7 @@ export class ConsistencyRouter {
     for (const r of this.replicas) {
       const labels = { metastore: this.metastore, replica: r.name };
       this.metrics.replicaHealthy.set(labels, r.unhealthyReason() === null ? 1 : 0);
+      this.metrics.replicaStalled.set(labels, r.stalledReason === null ? 0 : 1);
       const transactions = this.transactionsBehind(r);
       if (transactions !== null) this.metrics.replicaLagTransactions.set(labels, transactions);
       if (r.secondsBehind !== null) this.metrics.replicaLagSeconds.set(labels, r.secondsBehind);
@@ -225,6 +252,7 @@ export class ConsistencyRouter {
         healthy: r.unhealthyReason() === null,
         reason: r.unhealthyReason(),
         busy: r.busy,
+        stalled: r.stalledReason,
         secondsBehind: r.secondsBehind,
         transactionsBehind: this.transactionsBehind(r),
         executedGtid: r.executed === null ? null : formatGtid(r.executed),

@@ -8,6 +8,14 @@ import type { MysqlConfig } from '../config/schema';
 
 export type ServerRole = 'primary' | 'replica';
 
+export interface ReplicationStatus {
+  /** Seconds_Behind_Master as the replica reports it, null when unknown. */
+  readonly secondsBehind: number | null;
+  /** Slave_SQL_Running = Yes; null when the server does not say. */
+  readonly sqlThreadRunning: boolean | null;
+  readonly sqlThreadError: string | null;
+}
+
 export class GtidServer {
   private readonly pool: mysql.Pool;
   private flavorValue: GtidFlavor | null = null;
@@ -60,11 +68,24 @@ export class GtidServer {
     return Number(rows[0]?.r) === 0;
   }
 
-  /** Seconds behind the primary as the replica reports it, or null when unknown. */
-  async secondsBehind(): Promise<number | null> {
+  /**
+   * The replica's replication status (SHOW SLAVE STATUS: MariaDB's SLAVE MONITOR or MySQL's
+   * REPLICATION CLIENT privilege): seconds behind and whether its SQL thread runs. Unknowns are
+   * null (a server that is not a replica has no row). MySQL 8.0.22+ names the columns Replica_* /
+   * *_Source in SHOW REPLICA STATUS; both spellings are read.
+   */
+  async replicationStatus(): Promise<ReplicationStatus> {
     const rows = await this.query<Array<Record<string, unknown>>>('SHOW SLAVE STATUS', []);
-    const value = rows[0]?.Seconds_Behind_Master;
-    return value === null || value === undefined ? null : Number(value);
+    const row = rows[0];
+    if (row === undefined) return { secondsBehind: null, sqlThreadRunning: null, sqlThreadError: null };
+    const seconds = row.Seconds_Behind_Master ?? row.Seconds_Behind_Source;
+    const running = row.Slave_SQL_Running ?? row.Replica_SQL_Running;
+    const error = row.Last_SQL_Error;
+    return {
+      secondsBehind: seconds === null || seconds === undefined ? null : Number(seconds),
+      sqlThreadRunning: running === null || running === undefined ? null : String(running) === 'Yes',
+      sqlThreadError: typeof error === 'string' && error !== '' ? error : null,
+    };
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,22 @@
  * server's own wait is used, shared: callers whose token an in-flight wait's target covers join it.
  */
 import type { Logger } from 'pino';
-import { covers, merge, GtidState } from './gtid';
+import { covers, formatGtid, merge, GtidState } from './gtid';
 import type { GtidServer } from './gtid-server';
 import type { EndpointPool } from '../backends/endpoint-pool';
+import { ApplyProgress, type ApplyState, type CatchUp } from './apply-progress';
 
 export type CoverResult = 'covered' | 'timeout' | 'unhealthy';
+
+/** How the tracker tells a stalled replica (see ApplyProgress). */
+export interface StallTiming {
+  /** Not applying this long makes the replica stalled. */
+  readonly stallAfterMs: number;
+  /** Reads wait at most this long (a backlog needing more is too far behind). */
+  readonly maxWaitMs: number;
+  /** Poll interval while stalled, so that reads return to the replica soon after it applies again. */
+  readonly stalledPollMs: number;
+}
 
 /** The MySQL state of a replica before its first check. */
 export const NOT_POLLED = 'not polled yet';
@@ -28,6 +39,7 @@ export class ReplicaTracker {
   /** Told when the replica's MySQL turns unhealthy (see untilUnhealthy). */
   private readonly onUnhealthy = new Set<() => void>();
   secondsBehind: number | null = null;
+  private readonly progress: ApplyProgress;
 
   constructor(
     readonly name: string,
@@ -35,7 +47,29 @@ export class ReplicaTracker {
     readonly server: GtidServer,
     readonly pools: readonly EndpointPool[],
     private readonly log: Logger,
-  ) {}
+    /** The primary's last known position (null before the first read): what "behind" is measured against. */
+    private readonly primaryPosition: () => GtidState | null = () => null,
+    private readonly timing: StallTiming = { stallAfterMs: 2000, maxWaitMs: 200, stalledPollMs: 100 },
+  ) {
+    this.progress = new ApplyProgress(timing.stallAfterMs, timing.maxWaitMs);
+  }
+
+  /** Applying or stalled, from the polls. */
+  get applyState(): ApplyState {
+    return this.progress.state;
+  }
+
+  /** Why the replica is stalled (reads it does not cover go to the primary without waiting), or null. */
+  get stalledReason(): string | null {
+    const state = this.progress.state;
+    return state.kind === 'stalled' ? state.reason : null;
+  }
+
+  /** Whether a wait for `token` can succeed, judged from the polls alone (no query). */
+  catchUp(token: GtidState, now = Date.now()): CatchUp {
+    if (this.cached === null) return 'in_time';
+    return this.progress.catchUp(this.cached, token, now);
+  }
 
   get executed(): GtidState | null {
     return this.cached;
@@ -63,13 +97,16 @@ export class ReplicaTracker {
 
   /** Polls now (resolving when done), then every `intervalMs`. */
   startPolling(intervalMs: number): Promise<void> {
+    // While stalled the replica is polled more often: the poll that sees it applying again is what
+    // lets reads wait for it again (2 small queries per stalledPollMs, never one per read).
+    const next = () => (this.progress.stalled ? Math.min(intervalMs, this.timing.stalledPollMs) : intervalMs);
     const tick = () => {
       void this.poll().finally(() => {
-        if (this.timer !== null) this.timer = setTimeout(tick, intervalMs).unref();
+        if (this.timer !== null) this.timer = setTimeout(tick, next()).unref();
       });
     };
     const first = this.poll();
-    this.timer = setTimeout(() => { void first.finally(() => { if (this.timer !== null) this.timer = setTimeout(tick, intervalMs).unref(); }); }, 0).unref();
+    this.timer = setTimeout(() => { void first.finally(() => { if (this.timer !== null) this.timer = setTimeout(tick, next()).unref(); }); }, 0).unref();
     return first;
   }
 
@@ -82,7 +119,9 @@ export class ReplicaTracker {
   async poll(): Promise<void> {
     try {
       this.advance(await this.server.executed('replica'));
-      this.secondsBehind = await this.server.secondsBehind();
+      const status = await this.server.replicationStatus();
+      this.secondsBehind = status.secondsBehind;
+      this.observeProgress(status.sqlThreadRunning, status.sqlThreadError);
       if (this.mysqlProblem !== null && this.mysqlProblem !== NOT_POLLED) {
         this.log.info({ metastore: this.metastore, replica: this.name }, 'replica MySQL reachable again');
       }
@@ -102,6 +141,17 @@ export class ReplicaTracker {
     const promise = new Promise<void>((resolve) => { notify = resolve; });
     this.onUnhealthy.add(notify);
     return { promise, cancel: () => { this.onUnhealthy.delete(notify); } };
+  }
+
+  private observeProgress(sqlThreadRunning: boolean | null, sqlThreadError: string | null): void {
+    const was = this.progress.state;
+    const now = this.progress.observe({ at: Date.now(), executed: this.cached!, sqlThreadRunning, sqlThreadError, primary: this.primaryPosition() });
+    const where = { metastore: this.metastore, replica: this.name };
+    if (now.kind === 'stalled' && was.kind !== 'stalled') {
+      this.log.warn({ ...where, reason: now.reason, executed: formatGtid(this.cached!) }, `replica stalled: ${now.reason}; reads it does not cover go to the primary without waiting`);
+    } else if (now.kind !== 'stalled' && was.kind === 'stalled') {
+      this.log.info({ ...where, executed: formatGtid(this.cached!) }, 'replica applying again: reads wait for it again');
+    }
   }
 
   private markUnhealthy(reason: string): void {

@@ -50,7 +50,7 @@ const stats = (identity: string, borrowed: number, available: number, pending: n
 
 function replicaState(overrides: Partial<ReplicaState> = {}): ReplicaState {
   return {
-    name: 'r1', mysql: 'db-replica:3306', mysqlError: null, healthy: true, reason: null, busy: 1,
+    name: 'r1', mysql: 'db-replica:3306', mysqlError: null, healthy: true, reason: null, busy: 1, stalled: null,
     secondsBehind: 3, transactionsBehind: 12, executedGtid: '0-1-88', ...overrides,
   };
 }
@@ -135,7 +135,7 @@ describe('BackendsViewBuilder', () => {
   it('describes replicas: health, lag, MySQL, executed GTID, endpoints', () => {
     const rw = setup().builder.build().metastores[0]!;
     expect(rw.replicas).toEqual([{
-      name: 'r1', healthy: true, reason: null, busy: 1,
+      name: 'r1', healthy: true, reason: null, busy: 1, stalled: null,
       endpoints: [{ address: 'hms-ro:9083', healthy: true, lastError: null, pool: { borrowed: 0, available: 2, pending: 0, size: 2, identities: 1 }, breaker: { state: 'closed', since: '2024-01-01T00:00:00.000Z', reason: null } }],
       mysql: { address: 'db-replica:3306', healthy: true, error: null },
       lag: { transactions: 12, seconds: 3 },

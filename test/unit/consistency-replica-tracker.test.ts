@@ -34,8 +34,10 @@ function standInGtidServer() {
       waitCalls.push({ token: formatGtid(token), timeoutMs, reply });
       return reply.promise;
     },
-    secondsBehind(): Promise<number | null> {
-      return state.secondsBehindError === null ? Promise.resolve(state.secondsBehind) : Promise.reject(state.secondsBehindError);
+    replicationStatus(): Promise<{ secondsBehind: number | null; sqlThreadRunning: boolean | null; sqlThreadError: string | null }> {
+      return state.secondsBehindError === null
+        ? Promise.resolve({ secondsBehind: state.secondsBehind, sqlThreadRunning: true, sqlThreadError: null })
+        : Promise.reject(state.secondsBehindError);
     },
     close: (): Promise<void> => Promise.resolve(),
   };

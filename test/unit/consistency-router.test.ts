@@ -57,8 +57,10 @@ const standIn = vi.hoisted(() => {
       return reply.promise;
     }
 
-    secondsBehind(): Promise<number | null> {
-      return Promise.resolve(this.secondsBehindValue);
+    sqlThreadRunning: boolean | null = true;
+
+    replicationStatus(): Promise<{ secondsBehind: number | null; sqlThreadRunning: boolean | null; sqlThreadError: string | null }> {
+      return Promise.resolve({ secondsBehind: this.secondsBehindValue, sqlThreadRunning: this.sqlThreadRunning, sqlThreadError: null });
     }
 
     close(): Promise<void> {
@@ -99,6 +101,7 @@ function standInMetrics() {
     primaryGtidQueries: [] as object[],
     replicaWait: [] as Array<{ labels: object; seconds: number }>,
     replicaHealthy: [] as Array<{ labels: object; value: number }>,
+    replicaStalled: [] as Array<{ labels: object; value: number }>,
     replicaLagTransactions: [] as Array<{ labels: object; value: number }>,
     replicaLagSeconds: [] as Array<{ labels: object; value: number }>,
     primaryMysqlUp: [] as Array<{ labels: object; value: number }>,
@@ -108,6 +111,7 @@ function standInMetrics() {
     primaryGtidQueries: { inc: (labels: object) => { recorded.primaryGtidQueries.push(labels); } },
     replicaWait: { observe: (labels: object, seconds: number) => { recorded.replicaWait.push({ labels, seconds }); } },
     replicaHealthy: gauge(recorded.replicaHealthy),
+    replicaStalled: gauge(recorded.replicaStalled),
     replicaLagTransactions: gauge(recorded.replicaLagTransactions),
     replicaLagSeconds: gauge(recorded.replicaLagSeconds),
     primaryMysqlUp: gauge(recorded.primaryMysqlUp),
