@@ -368,6 +368,71 @@ describe('ConsistencyRouter.decide', () => {
   });
 });
 
+describe('ConsistencyRouter.decide: stalled replicas', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  /** One poll of replica `name` at the current (fake) time, its MySQL answering `position`. */
+  async function poll(s: Started, name: string, position: string): Promise<void> {
+    const tracker = s.router.replicas.find((r) => r.name === name)!;
+    const done = tracker.poll();
+    await flush();
+    s.replica(name).executedCalls.at(-1)!.reply.resolve(ma(position));
+    await done;
+  }
+
+  /** r1's SQL thread stopped (and the primary ahead of it) for 2 s of polls: stalled. */
+  async function stallR1(s: Started): Promise<void> {
+    s.replica('r1').sqlThreadRunning = false;
+    for (let i = 0; i < 3; i++) {
+      await poll(s, 'r1', '0-1-10');
+      vi.setSystemTime(Date.now() + 1000);
+    }
+    expect(s.router.describe().replicas.find((r) => r.name === 'r1')!.stalled).toMatch(/SQL thread is not running/);
+  }
+
+  it('a stalled replica is not waited for: another that applies is, and with none the read goes to the primary at once', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const s = await start('session', { r1: '0-1-10', r2: '0-1-10' });
+    expect(replicaName(await decideWithPrimary(s, session(), '0-1-10'))).not.toBeNull(); // primary position known
+    await stallR1(s);
+    // r1 is the least busy, but stalled: the wait goes to r2.
+    s.router.replicas.find((r) => r.name === 'r2')!.busy = 5;
+    const p = s.router.decide(READ, session('10.0.0.2:1'));
+    await flush();
+    s.primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-12'));
+    await flush();
+    expect(s.replica('r1').waitCalls).toHaveLength(0);
+    s.replica('r2').waitCalls[0]!.reply.resolve(true);
+    expect(replicaName(await p)).toBe('r2');
+
+    s.replica('r2').sqlThreadRunning = false;
+    for (let i = 0; i < 3; i++) { await poll(s, 'r2', '0-1-12'); vi.setSystemTime(Date.now() + 1000); }
+    expect(await decideWithPrimary(s, session('10.0.0.3:1'), '0-1-13')).toEqual({ role: 'primary', reason: 'replica_stalled' });
+    expect(s.replica('r1').waitCalls).toHaveLength(0);
+    expect(s.replica('r2').waitCalls).toHaveLength(1);
+    expect(s.recorded.replicaWait).toHaveLength(1); // no wait was observed for the stalled read
+
+    // A token a stalled replica covers is still served there.
+    expect(replicaName(await decideWithPrimary(s, session('10.0.0.4:1'), '0-1-12'))).toBe('r2');
+  });
+
+  it('a stalled replica whose SQL thread runs again is waited for at once', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const s = await start('session', { r1: '0-1-10' });
+    expect(replicaName(await decideWithPrimary(s, session(), '0-1-10'))).toBe('r1');
+    await stallR1(s);
+    expect(await decideWithPrimary(s, session('10.0.0.2:1'), '0-1-12')).toEqual({ role: 'primary', reason: 'replica_stalled' });
+    s.replica('r1').sqlThreadRunning = true;
+    await poll(s, 'r1', '0-1-10');
+    const p = s.router.decide(READ, session('10.0.0.3:1'));
+    await flush();
+    s.primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-12'));
+    await flush();
+    s.replica('r1').waitCalls[0]!.reply.resolve(true);
+    expect(replicaName(await p)).toBe('r1');
+  });
+});
+
 describe('ConsistencyRouter: session tokens', () => {
   it('session mode: the token is read once per session and reused until a write', async () => {
     const s = await start('session', { r1: '0-1-10' });
