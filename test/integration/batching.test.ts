@@ -2,7 +2,8 @@
  * Batching of large partition listings on the real stack: every listing call through the router
  * equals the same call made directly to the metastore (decoded replies compared), for tables of 0,
  * 1, threshold-1, threshold+1 and 20,000 partitions, with the batches really made (metrics) and no
- * metastore call larger than one batch. Partitions dropped during a batched listing are simply absent.
+ * metastore call larger than one batch. Partitions dropped during a batched listing are absent (or,
+ * caught mid-drop by the metastore itself, come back without values).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -377,8 +378,14 @@ describe('20,000 partitions on two levels, bulk batches', () => {
   }, 900_000);
 });
 
+/** The partition name at the end of a partition's storage location (StorageDescriptor.location). */
+function locationName(p: ThriftStruct, table: string): string {
+  const location = String((p[6] as ThriftStruct | undefined)?.[2]);
+  return location.slice(location.lastIndexOf(`/${table}/`) + table.length + 2);
+}
+
 describe('partitions dropped during a batched listing', () => {
-  it('are simply absent: no error, no duplicate, order kept', async () => {
+  it('are absent or, caught mid-drop by the metastore, a victim without values: no error, no duplicate, order kept', async () => {
     const before = namesOf(partitions(await direct.call('get_partitions', call.getPartitions(db, 'drops'))));
     const random = prng(7);
     const victims = before.filter(() => random() < 0.15);
@@ -393,7 +400,14 @@ describe('partitions dropped during a batched listing', () => {
       }
       c.close();
     }));
-    const got = namesOf(partitions(await listing));
+    // Hive 3.1's direct SQL reads a partition's row and its values in separate queries, so a
+    // partition dropped between the two comes back with an empty values list: the metastore's own
+    // race (a direct listing meets it too), passed on as bytes. Seen once in two runs here. Such a
+    // partition must be one of the victims (known by its location) and is left out of the checks.
+    const listed = partitions(await listing);
+    const caughtMidDrop = listed.filter((p) => (p[1] as ThriftValue[]).length === 0);
+    for (const p of caughtMidDrop) expect(victims, 'a partition without values').toContain(locationName(p, 'drops'));
+    const got = namesOf(listed.filter((p) => !caughtMidDrop.includes(p)));
     expect(new Set(got).size).toBe(got.length);
     expect(got).toEqual(before.filter((n) => got.includes(n)));
     expect(got.length).toBeGreaterThanOrEqual(before.length - victims.length);
