@@ -7,7 +7,9 @@
  * Each client (its own loopback address, so `client` mode sees separate clients) owns a database and
  * loops: alter its parameters (write), then 10 reads, each on a new connection, each checking that
  * the read shows the client's last write (else: a stale read). Phases: replica applying normally,
- * and injected lag (the replica's SQL thread stopped and started in cycles). Modes: session, client.
+ * injected lag (the replica's SQL thread stopped 1.5 s and started 1 s, in cycles), and replica
+ * stalled (its SQL thread stopped for the whole phase; measured once the router has noticed, which
+ * takes 2 s: `stallNoticedAfterMs`). Modes: session, client.
  * Baseline: the same workload directly against the rw metastore.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,30 @@ interface PhaseResult {
   mode: string; phase: string; seconds: number; writes: number; reads: number; staleReads: number; errors: number;
   readP50Ms: number; readP99Ms: number; replicaShare: number | null; fallbacks: Record<string, number>;
   waitP50Ms: number | null; waitP99Ms: number | null; primaryGtidQueriesPerSec: number | null;
+  stallNoticedAfterMs?: number;
+}
+
+/** The replica as the router's /backends shows it: stalled (a reason) or not (null). */
+async function replicaStalled(): Promise<string | null> {
+  const view = await fetch(`http://127.0.0.1:${ADMIN_PORT}/backends`).then((r) => r.json()) as
+    { metastores: Array<{ name: string; replicas: Array<{ stalled: string | null }> }> };
+  return view.metastores.find((m) => m.name === 'rw')!.replicas[0]!.stalled;
+}
+
+/** Stops the replica's SQL thread and waits until the router shows it stalled; returns how long that took. */
+async function stallReplica(): Promise<number> {
+  await stopReplicaSqlThread(stack.mysql.replica.port);
+  const started = Date.now();
+  // The router only calls a replica stalled once it has been behind without applying: keep writing.
+  const writer = await HmsTestClient.connect(stack.metastores.rw.port);
+  try {
+    while ((await replicaStalled()) === null) {
+      if (Date.now() - started > 15_000) throw new Error('the router did not notice the stalled replica within 15 s');
+      await writer.success('alter_database', callArgs.alterDatabase('bench_consistency_0', `${stack.warehouse}/bench_consistency_0.db`, { stall: String(Date.now()) }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally { writer.close(); }
+  return Date.now() - started;
 }
 
 
@@ -131,6 +157,35 @@ function injectLag(): { stop: () => Promise<void> } {
   return { stop: async () => { running = false; await loop; await startReplicaSqlThread(stack.mysql.replica.port); } };
 }
 
+const GOALS = {
+  staleReads: 0,
+  replicaShareNormalAtLeast: 0.9,
+  // What the lag phase reached before stall detection (bench/results of 2026-11-22): not lower.
+  replicaShareLagAtLeast: { session: 0.85, client: 0.9 } as Record<string, number>,
+  stalledReadP99AtMostDirectTimes: 1.2,
+};
+
+/** Each goal against this run's figures (the stalled phase against this run's direct baseline). */
+function verdicts(results: PhaseResult[]): Array<{ goal: string; value: number | null; met: boolean }> {
+  const direct = results.find((r) => r.mode === 'direct (baseline)')!;
+  const out: Array<{ goal: string; value: number | null; met: boolean }> = [];
+  for (const r of results) {
+    out.push({ goal: `${r.mode} ${r.phase}: stale reads = 0`, value: r.staleReads, met: r.staleReads === 0 });
+    if (r.phase === 'normal' && r.replicaShare !== null) {
+      out.push({ goal: `${r.mode} normal: replica share >= ${GOALS.replicaShareNormalAtLeast}`, value: r.replicaShare, met: r.replicaShare >= GOALS.replicaShareNormalAtLeast });
+    }
+    if (r.phase === 'lag') {
+      const want = GOALS.replicaShareLagAtLeast[r.mode]!;
+      out.push({ goal: `${r.mode} lag: replica share >= ${want}`, value: r.replicaShare, met: (r.replicaShare ?? 0) >= want });
+    }
+    if (r.phase === 'stalled') {
+      const ratio = +(r.readP99Ms / direct.readP99Ms).toFixed(3);
+      out.push({ goal: `${r.mode} stalled: read p99 <= ${GOALS.stalledReadP99AtMostDirectTimes} x direct`, value: ratio, met: ratio <= GOALS.stalledReadP99AtMostDirectTimes });
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   if (!stack.running) throw new Error("the local stack is not running; start it with 'npm run stack -- up'");
   const setup = await HmsTestClient.connect(stack.metastores.rw.port);
@@ -150,17 +205,22 @@ async function main(): Promise<void> {
   for (const mode of ['session', 'client']) {
     const router = await startRouter(mode);
     try {
-      for (const phase of ['normal', 'lag']) {
+      for (const phase of ['normal', 'lag', 'stalled']) {
+        const stallNoticedAfterMs = phase === 'stalled' ? await stallReplica() : undefined;
         const before = await scrape();
         const lag = phase === 'lag' ? injectLag() : null;
         const run = await workload(ROUTER_PORT, SECONDS);
         await lag?.stop();
         const after = await scrape();
+        if (phase === 'stalled') {
+          await startReplicaSqlThread(stack.mysql.replica.port);
+          await waitForReplicaToCatchUp(stack.mysql.primary.port, stack.mysql.replica.port);
+        }
         const delta = (prefix: string, contains: string[] = []) => sumWhere(after, prefix, contains) - sumWhere(before, prefix, contains);
         const replicaReads = delta('hms_router_calls_total', ['method="get_database"', 'role="replica"']);
         const allReads = delta('hms_router_calls_total', ['method="get_database"']);
         const fallbacks: Record<string, number> = {};
-        for (const reason of ['replica_lagging', 'replica_unhealthy', 'primary_gtid_unavailable', 'replica_call_failed', 'replica_error_reply']) {
+        for (const reason of ['replica_lagging', 'replica_stalled', 'replica_too_far_behind', 'replica_unhealthy', 'primary_gtid_unavailable', 'replica_call_failed', 'replica_error_reply', 'replica_exception_reply', 'replica_slow']) {
           const n = delta('hms_router_read_fallbacks_total', [`reason="${reason}"`]);
           if (n > 0) fallbacks[reason] = n;
         }
@@ -170,11 +230,13 @@ async function main(): Promise<void> {
           replicaShare: allReads > 0 ? +(replicaReads / allReads).toFixed(3) : null, fallbacks,
           waitP50Ms: waitQuantile(before, after, 0.5), waitP99Ms: waitQuantile(before, after, 0.99),
           primaryGtidQueriesPerSec: +(delta('hms_router_primary_gtid_queries_total') / SECONDS).toFixed(1),
+          ...(stallNoticedAfterMs === undefined ? {} : { stallNoticedAfterMs }),
         };
         results.push(row);
         process.stderr.write(`${JSON.stringify(row)}\n`);
       }
     } finally {
+      await startReplicaSqlThread(stack.mysql.replica.port); // never leave the shared stack's replica stopped
       await stopRouterProcess(router);
     }
   }
@@ -183,7 +245,8 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'consistency', date: new Date().toISOString(), hiveVersion: stack.hiveVersion, clients: CLIENTS,
     readsPerWrite: READS_PER_WRITE, secondsPerPhase: SECONDS, connectionPerCall: true,
-    goals: { staleReads: 0, replicaShareNormalAtLeast: 0.9 },
+    goals: GOALS,
+    verdicts: verdicts(results),
     results,
   };
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
