@@ -12,6 +12,8 @@ function describe(s: StackStatus): string {
   for (const [role, e] of Object.entries(s.metastores)) {
     lines.push(`  metastore ${role.padEnd(5)} ${e.up ? 'up  ' : 'down'} ${e.uri} on mysql ${e.mysql}${e.pid ? ` pid ${e.pid}` : ''}`);
   }
+  const k = s.kdc;
+  lines.push(`  kdc             ${k.up ? 'up  ' : 'down'} 127.0.0.1:${k.port} realm ${k.realm} krb5.conf ${k.krb5Conf}${k.pid ? ` pid ${k.pid}` : ''}`);
   return lines.join('\n');
 }
 

@@ -85,6 +85,21 @@ export function jvmFlags(version: string): string[] {
   return [];
 }
 
+/**
+ * JVM flags of a Kerberos client or server of Hive 3.1 on Java 17: the realm's krb5.conf, and
+ * access to sun.security.krb5, which Hadoop 3.1's KerberosUtil reads by reflection. Without the
+ * export a kerberized metastore stops at start with "Can't get Kerberos realm", caused by
+ * "class org.apache.hadoop.security.authentication.util.KerberosUtil cannot access class
+ * sun.security.krb5.Config (in module java.security.jgss) because module java.security.jgss does
+ * not export sun.security.krb5 to unnamed module" (seen on 17.0.15 with Hadoop 3.1.0).
+ */
+export function kerberosJvmFlags(krb5Conf: string): string[] {
+  return [
+    `-Djava.security.krb5.conf=${krb5Conf}`,
+    '--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED',
+  ];
+}
+
 // ------------------------------------------------------------------ paths and small helpers
 
 function cacheRoot(): string {
@@ -573,9 +588,23 @@ function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * A kerberized metastore: SASL (GSSAPI for Kerberos clients, DIGEST-MD5 for delegation tokens) on
+ * its Thrift port, logged in from its keytab, with Hadoop proxy users allowed to impersonate.
+ */
+export interface MetastoreKerberos {
+  /** The metastore's own principal, e.g. hive/localhost@HMS.TEST. */
+  readonly principal: string;
+  readonly keytab: string;
+  /** The krb5.conf of the realm (-Djava.security.krb5.conf). */
+  readonly krb5Conf: string;
+  /** Short names allowed to impersonate any user from any host (hadoop.proxyuser.<name>.*). */
+  readonly proxyUsers: readonly string[];
+}
+
 function metastoreProps(opts: {
   version: string; port: number; jdbcUrl: string; user: string; warehouseDir: string;
-  framed: boolean; verification: boolean; bindHost: string;
+  framed: boolean; verification: boolean; bindHost: string; kerberos?: MetastoreKerberos;
 }): Array<[string, string]> {
   const line = hiveLine(opts.version);
   const props: Array<[string, string]> = [
@@ -587,8 +616,7 @@ function metastoreProps(opts: {
     // binary protocol, buffered (or framed) transport, no SASL, set_ugi honoured
     ['metastore.thrift.compact.protocol.enabled', 'false'],
     ['metastore.thrift.framed.transport.enabled', String(opts.framed)],
-    ['metastore.sasl.enabled', 'false'],
-    ['metastore.execute.setugi', 'true'],
+    ...saslProps(opts.kerberos),
     ['metastore.schema.verification', String(opts.verification)],
     ['datanucleus.schema.autoCreateAll', 'false'],
     // as in the conf/metastore-site.xml both standalone bin tarballs ship: the default proxy
@@ -597,6 +625,7 @@ function metastoreProps(opts: {
     ['metastore.expression.proxy', 'org.apache.hadoop.hive.metastore.DefaultPartitionExpressionProxy'],
     ['metastore.task.threads.always', 'org.apache.hadoop.hive.metastore.events.EventCleanerTask'],
   ];
+  if (opts.kerberos !== undefined) props.push(...securityProps(opts.kerberos));
   if (line.profile === 'hive4') {
     // the 4.1.0 default list minus org.apache.iceberg.mr.hive.metastore.task.IcebergHouseKeeperService,
     // which lives in hive-iceberg-handler ("class not found" at every start otherwise)
@@ -609,6 +638,32 @@ function metastoreProps(opts: {
       'org.apache.hadoop.hive.metastore.PartitionManagementTask',
     ].join(',')]);
     props.push(['metastore.server.thrift.transport.mode', 'binary']);
+  }
+  return props;
+}
+
+function saslProps(kerberos: MetastoreKerberos | undefined): Array<[string, string]> {
+  if (kerberos === undefined) return [['metastore.sasl.enabled', 'false'], ['metastore.execute.setugi', 'true']];
+  return [
+    ['metastore.sasl.enabled', 'true'],
+    ['metastore.kerberos.principal', kerberos.principal],
+    ['metastore.kerberos.keytab.file', kerberos.keytab],
+    // Tokens live in each metastore's memory (the default): a metastore on a read-only replica
+    // cannot keep them in MySQL, so a client asks every metastore for its own token.
+    ['metastore.cluster.delegation.token.store.class', 'org.apache.hadoop.hive.metastore.security.MemoryTokenStore'],
+  ];
+}
+
+/** Hadoop security settings: read by UserGroupInformation and ProxyUsers from core-site.xml. */
+function securityProps(kerberos: MetastoreKerberos): Array<[string, string]> {
+  const props: Array<[string, string]> = [
+    ['hadoop.security.authentication', 'kerberos'],
+    ['hadoop.security.authorization', 'true'],
+    // authentication only (no integrity or privacy layer): the QOP hms-router speaks
+    ['hadoop.rpc.protection', 'authentication'],
+  ];
+  for (const name of kerberos.proxyUsers) {
+    props.push([`hadoop.proxyuser.${name}.hosts`, '*'], [`hadoop.proxyuser.${name}.groups`, '*']);
   }
   return props;
 }
@@ -631,6 +686,8 @@ export async function startMetastore(opts: {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** JVM heap flags (default -Xms64m -Xmx512m, the stack's small footprint). */
   heap?: readonly string[];
+  /** Kerberos (SASL) on the Thrift port; plain Thrift with set_ugi when absent. */
+  kerberos?: MetastoreKerberos;
 }): Promise<{ pid: number }> {
   const line = hiveLine(opts.version);
   const [cp, plan] = await Promise.all([hiveClasspath(opts.version), schemaPlan(opts.version)]);
@@ -643,15 +700,21 @@ export async function startMetastore(opts: {
   const props = metastoreProps({
     version: opts.version, port: opts.port, jdbcUrl: opts.jdbcUrl, user: opts.user,
     warehouseDir: opts.warehouseDir, framed: opts.framed ?? false, verification: plan.verification,
-    bindHost: opts.bindHost ?? '127.0.0.1',
+    bindHost: opts.bindHost ?? '127.0.0.1', kerberos: opts.kerberos,
   });
   fs.writeFileSync(path.join(opts.confDir, 'metastore-site.xml'), siteXml(props));
+  // Hadoop's UserGroupInformation and ProxyUsers read core-site.xml from the classpath, not the
+  // metastore's own file.
+  const coreSite = path.join(opts.confDir, 'core-site.xml');
+  if (opts.kerberos !== undefined) fs.writeFileSync(coreSite, siteXml(securityProps(opts.kerberos)));
+  else fs.rmSync(coreSite, { force: true });
   const log4j = path.join(opts.confDir, 'metastore-log4j2.properties');
   fs.writeFileSync(log4j, log4j2Properties(opts.logLevel ?? 'INFO'));
 
   const args = [
     ...jvmFlags(opts.version), ...(opts.heap ?? METASTORE_HEAP),
     `-Dlog4j.configurationFile=${log4j}`, `-Dlog4j2.configurationFile=${log4j}`,
+    ...(opts.kerberos ? kerberosJvmFlags(opts.kerberos.krb5Conf) : []),
     '-cp', `${path.resolve(opts.confDir)}${path.delimiter}${cp}`,
     line.metastoreClass, '-p', String(opts.port),
   ];

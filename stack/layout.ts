@@ -12,7 +12,9 @@ export interface StackLayout {
   readonly stateFile: string;
   readonly hiveVersion: string;
   readonly mysql: { readonly primary: number; readonly replica: number; readonly federated: number };
-  readonly metastores: { readonly rw: number; readonly ro: number; readonly fed: number };
+  readonly metastores: { readonly rw: number; readonly ro: number; readonly fed: number; readonly rwKrb: number; readonly roKrb: number };
+  /** The MIT Kerberos KDC of the stack's realm (TCP and UDP). */
+  readonly kdc: { readonly port: number; readonly dir: string };
 }
 
 export const REPO_ROOT = resolve(__dirname, '..');
@@ -28,7 +30,8 @@ export function stackLayout(hiveVersion = process.env.HIVE_VERSION ?? DEFAULT_HI
     stateFile: join(workDir, 'state.json'),
     hiveVersion,
     mysql: { primary: 13306, replica: 13307, federated: 13308 },
-    metastores: { rw: 19083, ro: 19084, fed: 19085 },
+    metastores: { rw: 19083, ro: 19084, fed: 19085, rwKrb: 19093, roKrb: 19094 },
+    kdc: { port: 18888, dir: join(workDir, 'kdc') },
   };
 }
 

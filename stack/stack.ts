@@ -1,6 +1,7 @@
 /**
- * The local real stack: three MariaDB servers (primary, GTID replica, federated) and three Hive
- * metastores (rw on the primary, ro on the replica, fed on the federated server).
+ * The local real stack: three MariaDB servers (primary, GTID replica, federated), an MIT Kerberos
+ * KDC, and five Hive metastores: rw on the primary, ro on the replica, fed on the federated server,
+ * and the kerberized rwKrb (primary) and roKrb (replica) with SASL on their ports.
  *
  * `up` starts what is not running (idempotent), `down` stops exactly what the state file lists (by
  * pid), `status` reports every endpoint. A failed `up` stops what it started and names the part that
@@ -11,12 +12,14 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureMariadbBinaries, startMariadb, mariadbLogFile, MariadbSpec } from './mariadb';
 import { createMetastoreUsers, startReplication, waitForReplicaToCatchUp, HIVE_USER, HIVE_RO_USER, ROUTER_USER } from './replication';
-import { hiveClasspath, initSchema, startMetastore } from './hive';
+import { hiveClasspath, initSchema, startMetastore, MetastoreKerberos } from './hive';
+import { ensureKdcBinaries, kdcFiles, startKdc, KdcFiles, PRINCIPALS, PrincipalRole } from './kdc';
 import { isAlive, portIsFree, stopProcess } from './process';
 import { StackLayout, stackLayout, metastoreDatabase } from './layout';
 
 type MysqlRole = 'primary' | 'replica' | 'federated';
-type MetastoreRole = 'rw' | 'ro' | 'fed';
+type MetastoreRole = 'rw' | 'ro' | 'fed' | 'rwKrb' | 'roKrb';
+const METASTORE_ROLES = ['rw', 'ro', 'fed', 'rwKrb', 'roKrb'] as const;
 
 interface ProcessRecord { readonly pid: number; readonly port: number; readonly log: string }
 
@@ -24,6 +27,7 @@ interface StackState {
   hiveVersion: string;
   mysql: Partial<Record<MysqlRole, ProcessRecord>>;
   metastores: Partial<Record<MetastoreRole, ProcessRecord>>;
+  kdc?: ProcessRecord;
 }
 
 export interface MysqlEndpoint {
@@ -34,6 +38,16 @@ export interface MetastoreEndpoint {
   readonly host: string; readonly port: number; readonly uri: string; readonly mysql: MysqlRole;
   readonly mysqlUser: string; readonly pid: number | null; readonly up: boolean; readonly log: string;
 }
+export interface KdcEndpoint {
+  readonly port: number; readonly pid: number | null; readonly up: boolean; readonly log: string;
+  readonly realm: string;
+  /** krb5.conf of the realm: KRB5_CONFIG for MIT tools, -Djava.security.krb5.conf for Java. */
+  readonly krb5Conf: string;
+  /** Keytab files by principal role (stack/kdc.ts PRINCIPALS). */
+  readonly keytabs: Record<string, string>;
+  /** Full principal names by role. */
+  readonly principals: Record<string, string>;
+}
 export interface StackStatus {
   readonly running: boolean;
   readonly hiveVersion: string;
@@ -41,11 +55,17 @@ export interface StackStatus {
   readonly warehouse: string;
   readonly mysql: Record<MysqlRole, MysqlEndpoint>;
   readonly metastores: Record<MetastoreRole, MetastoreEndpoint>;
+  readonly kdc: KdcEndpoint;
+  /** The kerberized metastores' service principal (hive/localhost@HMS.TEST). */
+  readonly metastorePrincipal: string;
   /** The MySQL account the router uses to read and wait for GTID positions. */
   readonly routerMysqlUser: { readonly user: string; readonly password: string };
 }
 
-const METASTORE_ON: Record<MetastoreRole, MysqlRole> = { rw: 'primary', ro: 'replica', fed: 'federated' };
+const METASTORE_ON: Record<MetastoreRole, MysqlRole> = { rw: 'primary', ro: 'replica', fed: 'federated', rwKrb: 'primary', roKrb: 'replica' };
+/** Metastores on the replica read with the read-only account. */
+const ON_REPLICA: ReadonlySet<MetastoreRole> = new Set(['ro', 'roKrb']);
+const KERBERIZED: ReadonlySet<MetastoreRole> = new Set(['rwKrb', 'roKrb']);
 const SERVER_ID: Record<MysqlRole, number> = { primary: 1, replica: 2, federated: 3 };
 
 function readState(layout: StackLayout): StackState | null {
@@ -85,16 +105,29 @@ export function status(layout: StackLayout = stackLayout()): StackStatus {
   const metastoreEndpoint = (role: MetastoreRole): MetastoreEndpoint => {
     const rec = state?.metastores[role];
     const port = layout.metastores[role];
+    // Kerberized metastores are addressed by the host name of their principal (hive/localhost).
+    const host = KERBERIZED.has(role) ? 'localhost' : '127.0.0.1';
     return {
-      host: '127.0.0.1', port, uri: `thrift://127.0.0.1:${port}`, mysql: METASTORE_ON[role],
-      mysqlUser: role === 'ro' ? HIVE_RO_USER.user : HIVE_USER.user,
+      host, port, uri: `thrift://${host}:${port}`, mysql: METASTORE_ON[role],
+      mysqlUser: ON_REPLICA.has(role) ? HIVE_RO_USER.user : HIVE_USER.user,
       pid: rec?.pid ?? null, up: rec ? isAlive(rec.pid) : false, log: join(metastoreDir(layout, role), 'metastore.log'),
     };
   };
   const mysql = { primary: mysqlEndpoint('primary'), replica: mysqlEndpoint('replica'), federated: mysqlEndpoint('federated') };
-  const metastores = { rw: metastoreEndpoint('rw'), ro: metastoreEndpoint('ro'), fed: metastoreEndpoint('fed') };
-  const running = [...Object.values(mysql), ...Object.values(metastores)].every((e) => e.up);
-  return { running, hiveVersion: version, workDir: layout.workDir, warehouse: `file://${warehouseDir(layout)}`, mysql, metastores, routerMysqlUser: ROUTER_USER };
+  const metastores = Object.fromEntries(METASTORE_ROLES.map((r) => [r, metastoreEndpoint(r)])) as Record<MetastoreRole, MetastoreEndpoint>;
+  const files = kdcFiles(layout.kdc);
+  const roles = Object.keys(PRINCIPALS) as PrincipalRole[];
+  const kdc: KdcEndpoint = {
+    port: layout.kdc.port, pid: state?.kdc?.pid ?? null, up: state?.kdc ? isAlive(state.kdc.pid) : false, log: files.log,
+    realm: files.realm, krb5Conf: files.krb5Conf,
+    keytabs: Object.fromEntries(roles.map((r) => [r, files.keytab(r)])),
+    principals: Object.fromEntries(roles.map((r) => [r, files.principal(r)])),
+  };
+  const running = [...Object.values(mysql), ...Object.values(metastores), kdc].every((e) => e.up);
+  return {
+    running, hiveVersion: version, workDir: layout.workDir, warehouse: `file://${warehouseDir(layout)}`, mysql, metastores, kdc,
+    metastorePrincipal: files.principal('metastore'), routerMysqlUser: ROUTER_USER,
+  };
 }
 
 function ensureJava(): void {
@@ -126,6 +159,7 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
   try {
     ensureJava();
     ensureMariadbBinaries();
+    ensureKdcBinaries();
     mkdirSync(warehouseDir(layout), { recursive: true });
     const classpath = hiveClasspath(layout.hiveVersion);
     classpath.catch(() => { /* awaited below; this only keeps an early failure from being unhandled */ });
@@ -136,10 +170,19 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
       const rec = state.mysql[role];
       if (!(rec && isAlive(rec.pid))) await ensurePortFree(layout.mysql[role], `MariaDB ${role}`);
     }
-    for (const role of ['rw', 'ro', 'fed'] as const) {
+    for (const role of METASTORE_ROLES) {
       const rec = state.metastores[role];
       if (!(rec && isAlive(rec.pid))) await ensurePortFree(layout.metastores[role], `metastore ${role}`);
     }
+    if (!(state.kdc && isAlive(state.kdc.pid))) {
+      await ensurePortFree(layout.kdc.port, 'Kerberos KDC');
+      const pid = await startKdc(layout.kdc);
+      startedNow.push(pid);
+      state.kdc = { pid, port: layout.kdc.port, log: kdcFiles(layout.kdc).log };
+      writeState(layout, state);
+      log(`kerberos KDC up on 127.0.0.1:${layout.kdc.port} (realm ${kdcFiles(layout.kdc).realm}, pid ${pid})`);
+    }
+    const kerberos = metastoreKerberos(kdcFiles(layout.kdc));
     await allOrFirstError((['primary', 'replica', 'federated'] as const).map(async (role) => {
       const rec = state.mysql[role];
       if (rec && isAlive(rec.pid)) return;
@@ -171,11 +214,12 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
       await ensurePortFree(port, `metastore ${role}`);
       const dir = metastoreDir(layout, role);
       mkdirSync(dir, { recursive: true });
-      const account = role === 'ro' ? HIVE_RO_USER : HIVE_USER;
+      const account = ON_REPLICA.has(role) ? HIVE_RO_USER : HIVE_USER;
       const logFile = join(dir, 'metastore.log');
       const { pid } = await startMetastore({
         version: layout.hiveVersion, port, jdbcUrl: jdbc(layout.mysql[METASTORE_ON[role]]), ...account,
         warehouseDir: warehouseDir(layout), confDir: join(dir, 'conf'), logFile,
+        kerberos: KERBERIZED.has(role) ? kerberos : undefined,
       });
       startedNow.push(pid);
       state.metastores[role] = { pid, port, log: logFile };
@@ -186,7 +230,7 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
     // The rw metastore writes its defaults (default database, roles) on first start; the ro one
     // can only read them, so it starts once the replica has them.
     await waitForReplicaToCatchUp(layout.mysql.primary, layout.mysql.replica);
-    await startOne('ro');
+    await allOrFirstError([startOne('ro'), startOne('rwKrb'), startOne('roKrb')]);
     log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return status(layout);
   } catch (err) {
@@ -198,6 +242,16 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
   }
 }
 
+/** The kerberized metastores' settings: their principal and keytab, and the router as a proxy user. */
+function metastoreKerberos(files: KdcFiles): MetastoreKerberos {
+  return {
+    principal: files.principal('metastore'),
+    keytab: files.keytab('metastore'),
+    krb5Conf: files.krb5Conf,
+    proxyUsers: [PRINCIPALS.router.name, PRINCIPALS.routerShortLived.name].map((n) => n.split('/')[0]!),
+  };
+}
+
 /** Like Promise.all, but waits for every start to settle before failing, so cleanup sees all pids. */
 async function allOrFirstError(starts: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(starts);
@@ -206,7 +260,7 @@ async function allOrFirstError(starts: Promise<unknown>[]): Promise<void> {
 }
 
 function anyAlive(state: StackState): boolean {
-  return [...Object.values(state.mysql), ...Object.values(state.metastores)].some((r) => r && isAlive(r.pid));
+  return [...Object.values(state.mysql), ...Object.values(state.metastores), state.kdc].some((r) => r && isAlive(r.pid));
 }
 
 function clearDeadRecords(layout: StackLayout, state: StackState): void {
@@ -218,6 +272,7 @@ function clearDeadRecords(layout: StackLayout, state: StackState): void {
     const rec = state.metastores[role];
     if (rec && !isAlive(rec.pid)) delete state.metastores[role];
   }
+  if (state.kdc && !isAlive(state.kdc.pid)) delete state.kdc;
   if (anyAlive(state)) writeState(layout, state);
   else rmSync(layout.stateFile, { force: true });
 }
@@ -232,5 +287,6 @@ export async function down(layout: StackLayout = stackLayout(), log: (line: stri
   await Promise.all(Object.entries(state.mysql).map(async ([role, rec]) => {
     if (rec) { await stopProcess(rec.pid, 60_000); log(`mariadb ${role} stopped (pid ${rec.pid})`); }
   }));
+  if (state.kdc) { await stopProcess(state.kdc.pid); log(`kerberos KDC stopped (pid ${state.kdc.pid})`); }
   rmSync(layout.stateFile, { force: true });
 }
