@@ -18,6 +18,7 @@ import { routingMapOf } from './config/load';
 import { HealthProber } from './backends/health-prober';
 import { FlowControl } from './flow/flow-control';
 import { RoutingMapReloader } from './routing/map-reloader';
+import { RouterCredentials } from './auth/router-credentials';
 
 export interface RunningRouter {
   readonly port: number;
@@ -37,7 +38,13 @@ export interface StartOptions {
 
 export async function startRouter(config: RouterConfig, log: Logger, options: StartOptions = {}): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
-  const backends = new MetastoreBackends(config, metrics, log);
+  // The router's Kerberos identity, checked against the KDC before anything listens.
+  const credentials = config.kerberos === undefined ? null : new RouterCredentials(config.kerberos);
+  if (credentials !== null) {
+    await credentials.check();
+    log.info({ principal: credentials.principal }, 'kerberos credentials obtained from the keytab');
+  }
+  const backends = new MetastoreBackends(config, metrics, log, credentials);
   const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
     [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };

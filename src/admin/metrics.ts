@@ -91,6 +91,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly authTotal = new Counter({
+    name: 'hms_router_auth_total',
+    help: 'SASL sign-ins: side client (callers signing in to the router) or metastore (the router signing in), mechanism, outcome.',
+    labelNames: ['side', 'mechanism', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly readFallbacks = new Counter({
     name: 'hms_router_read_fallbacks_total',
     help: 'Reads sent to the primary although replicas exist, by metastore and reason.',

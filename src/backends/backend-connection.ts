@@ -8,6 +8,7 @@ import { MessageReader, RawMessage, Transport } from '../thrift/message-reader';
 import { ProtocolError } from '../thrift/protocol';
 import { writeMessage } from '../thrift/socket-writer';
 import { BackendError } from './backend-error';
+import { negotiateSaslClient, SaslClientMechanism } from '../auth/sasl-client';
 import type { Endpoint } from '../config/schema';
 
 export interface BackendConnectionOptions {
@@ -16,6 +17,11 @@ export interface BackendConnectionOptions {
   readonly maxReplyBytes: number;
   /** Local address to connect from (tests and benchmarks that play several client hosts). */
   readonly localAddress?: string;
+  /**
+   * SASL mechanism to sign in with before the first call (a kerberized metastore). After the
+   * negotiation the stream is length-prefixed frames, whatever `transport` says.
+   */
+  readonly sasl?: SaslClientMechanism | null;
 }
 
 interface PendingCall {
@@ -39,8 +45,11 @@ export class BackendConnection {
   callsServed = 0;
   readonly createdAt = Date.now();
 
+  private readonly transport: Transport;
+
   private constructor(private readonly socket: Socket, readonly endpoint: Endpoint, private readonly options: BackendConnectionOptions) {
-    this.reader = new MessageReader({ transport: options.transport, maxMessageBytes: options.maxReplyBytes, checkFrames: false });
+    this.transport = options.sasl ? 'framed' : options.transport;
+    this.reader = new MessageReader({ transport: this.transport, maxMessageBytes: options.maxReplyBytes, checkFrames: false });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail('connection_closed', `connection to ${endpoint.address} failed: ${err.message}`));
@@ -58,7 +67,19 @@ export class BackendConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new BackendConnection(socket, endpoint, options));
+        if (!options.sasl) {
+          resolve(new BackendConnection(socket, endpoint, options));
+          return;
+        }
+        const mechanism = options.sasl;
+        negotiateSaslClient(socket, mechanism, options.connectTimeoutMs, `metastore ${endpoint.address}`).then((rest) => {
+          const connection = new BackendConnection(socket, endpoint, options);
+          if (rest.length > 0) connection.onData(rest);
+          resolve(connection);
+        }, (err: Error) => {
+          socket.destroy();
+          reject(new BackendError('auth_failed', endpoint.address, err.message, false));
+        });
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
@@ -84,7 +105,7 @@ export class BackendConnection {
         `connection to metastore ${this.endpoint.address} is closed`, false));
     }
     if (expectedReplyBytes !== undefined && !oneway) this.reader.reserve(expectedReplyBytes);
-    writeMessage(this.socket, request, this.options.transport);
+    writeMessage(this.socket, request, this.transport);
     if (oneway) {
       this.callsServed += 1;
       return Promise.resolve(null);

@@ -10,7 +10,8 @@ export type BackendErrorCode =
   | 'connection_closed'
   | 'malformed_reply'
   | 'pool_timeout'
-  | 'set_ugi_failed';
+  | 'set_ugi_failed'
+  | 'auth_failed'; // SASL negotiation with the metastore failed (Kerberos credentials, a refused token)
 
 export class BackendError extends Error {
   constructor(

@@ -10,6 +10,10 @@ import { BackendError } from './backend-error';
 import { Identity, identityKey } from './identity';
 import { BinaryWriter } from '../thrift/binary-writer';
 import { MessageType, TType } from '../thrift/protocol';
+import { decodeStruct } from '../thrift/value-decoder';
+import { MetastoreAuthenticator } from '../auth/metastore-authenticator';
+import type { RouterCredentials } from '../auth/router-credentials';
+import type { SaslClientMechanism } from '../auth/sasl-client';
 import type { Endpoint, MetastoreConfig } from '../config/schema';
 import type { Logger } from 'pino';
 import type { RouterMetrics } from '../admin/metrics';
@@ -50,6 +54,8 @@ export class EndpointPool {
   private closed = false;
   /** Takes the endpoint out after consecutive failures; probes and calls bring it back. */
   readonly breaker: CircuitBreaker;
+  /** Kerberos sign-in of new connections (null: plain Thrift). */
+  private readonly auth: MetastoreAuthenticator | null;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -57,7 +63,15 @@ export class EndpointPool {
     private readonly config: MetastoreConfig,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
+    credentials: RouterCredentials | null = null,
   ) {
+    const authConfig = config.authentication;
+    if (authConfig.type === 'kerberos') {
+      if (credentials === null) throw new Error(`metastore '${metastore}' uses kerberos but the router has no kerberos credentials configured`);
+      this.auth = new MetastoreAuthenticator(authConfig, credentials, endpoint, (owner, renewer) => this.fetchDelegationToken(owner, renewer));
+    } else {
+      this.auth = null;
+    }
     this.breaker = new CircuitBreaker(config.health, Date.now, (state, reason) => {
       this.metrics.breakerState.set({ metastore, endpoint: endpoint.address }, BREAKER_GAUGE[state]);
       if (state === 'open') this.log.warn({ metastore, endpoint: endpoint.address, reason }, 'metastore endpoint taken out (circuit breaker open)');
@@ -86,6 +100,7 @@ export class EndpointPool {
     try {
       connection = await BackendConnection.connect(this.endpoint, {
         transport: this.config.transport, connectTimeoutMs: timeoutMs, maxReplyBytes: 1024 * 1024,
+        sasl: await this.auth?.mechanismFor(null) ?? null,
       });
       await connection.call(GET_STATUS, false, timeoutMs);
       this.metrics.healthProbes.inc({ metastore: this.metastore, endpoint: this.endpoint.address, outcome: 'ok' });
@@ -265,13 +280,15 @@ export class EndpointPool {
     }
     let connection: BackendConnection;
     try {
-      connection = await BackendConnection.connect(this.endpoint, {
-        transport: this.config.transport,
-        connectTimeoutMs: this.config.timeouts.connectMs,
-        maxReplyBytes: this.config.maxReplyBytes,
-      });
+      connection = await this.openSignedIn(identity);
     } catch (err) {
       const error = err as BackendError;
+      if (error.code === 'auth_failed' && this.auth?.impersonates(identity?.user ?? null)) {
+        // The caller's token was refused or could not be had: that identity's failure, not the
+        // endpoint's (others still connect).
+        this.recordIdentityFailure(key, error, 'token');
+        throw error;
+      }
       if (this.lastConnectFailure === null) {
         this.log.warn({ metastore: this.metastore, endpoint: this.endpoint.address, err: error.message }, 'metastore endpoint unreachable');
       }
@@ -290,16 +307,92 @@ export class EndpointPool {
       try {
         await this.setUgi(connection, identity);
       } catch (err) {
-        const error = err as BackendError;
-        const now = Date.now();
-        for (const [k, f] of this.setUgiFailures) if (now - f.at >= this.config.timeouts.retryBackoffMs) this.setUgiFailures.delete(k);
-        this.setUgiFailures.set(key, { at: now, error });
-        for (const [stopWaiting, waiting] of this.connectFailureWaiters) if (waiting === key) stopWaiting(error);
-        throw error;
+        this.recordIdentityFailure(key, err as BackendError, 'set_ugi');
+        throw err;
       }
       this.setUgiFailures.delete(key);
     }
     return connection;
+  }
+
+  /** An identity's connection failed (set_ugi refused, token refused): slow its next tries, end its waits. */
+  private recordIdentityFailure(key: string, error: BackendError, what: 'set_ugi' | 'token'): void {
+    const now = Date.now();
+    for (const [k, f] of this.setUgiFailures) if (now - f.at >= this.config.timeouts.retryBackoffMs) this.setUgiFailures.delete(k);
+    this.setUgiFailures.set(key, { at: now, error });
+    for (const [stopWaiting, waiting] of this.connectFailureWaiters) if (waiting === key) stopWaiting(error);
+    if (what === 'token') this.log.warn({ metastore: this.metastore, endpoint: this.endpoint.address, err: error.message }, 'metastore refused to sign in a caller');
+  }
+
+  /**
+   * A new connection, signed in when the metastore is kerberized. A caller's token that the
+   * metastore refuses (it restarted and forgot it, or it expired) is replaced once.
+   */
+  private async openSignedIn(identity: Identity | null): Promise<BackendConnection> {
+    const user = identity?.user ?? null;
+    const open = (sasl: SaslClientMechanism | null) => BackendConnection.connect(this.endpoint, {
+      transport: this.config.transport,
+      connectTimeoutMs: this.config.timeouts.connectMs,
+      maxReplyBytes: this.config.maxReplyBytes,
+      sasl,
+    });
+    if (this.auth === null) return open(null);
+    const auth = this.auth;
+    const mechanism = async () => {
+      try {
+        return await auth.mechanismFor(user);
+      } catch (err) {
+        const reason = err instanceof BackendError ? err.message : (err as Error).message;
+        throw new BackendError('auth_failed', this.endpoint.address,
+          `metastore ${this.endpoint.address} gave no delegation token for '${user}' to the router: ${reason}`, false);
+      }
+    };
+    if (!auth.impersonates(user)) return this.counted('gssapi', open(await mechanism()));
+    try {
+      return await this.counted('digest-md5', open(await mechanism()));
+    } catch (err) {
+      if (!(err instanceof BackendError) || err.code !== 'auth_failed') throw err;
+      auth.forget(user);
+      return this.counted('digest-md5', open(await mechanism()));
+    }
+  }
+
+  /** Counts a sign-in's outcome (hms_router_auth_total{side="metastore"}). */
+  private async counted(mechanism: 'gssapi' | 'digest-md5', connecting: Promise<BackendConnection>): Promise<BackendConnection> {
+    try {
+      const connection = await connecting;
+      this.metrics.authTotal.inc({ side: 'metastore', mechanism, outcome: 'ok' });
+      return connection;
+    } catch (err) {
+      if (err instanceof BackendError && err.code === 'auth_failed') this.metrics.authTotal.inc({ side: 'metastore', mechanism, outcome: 'refused' });
+      throw err;
+    }
+  }
+
+  /**
+   * get_delegation_token(owner, renewer) on a connection of the router's own identity: the
+   * metastore checks that the router may act for `owner` (its proxy-user rules).
+   */
+  private async fetchDelegationToken(owner: string, renewer: string): Promise<string> {
+    const request = new BinaryWriter()
+      .messageBegin('get_delegation_token', MessageType.CALL, 0)
+      .fieldBegin(TType.STRING, 1).string(owner)
+      .fieldBegin(TType.STRING, 2).string(renewer)
+      .fieldStop().finish();
+    const connection = await this.acquire(null);
+    let reply;
+    try {
+      reply = await connection.call(request, false, this.config.timeouts.callMs);
+    } finally {
+      this.release(null, connection);
+    }
+    if (reply === null) throw new Error('no reply');
+    const body = decodeStruct(reply.bytes, reply.header.bodyOffset).value;
+    if (reply.header.type === MessageType.EXCEPTION) throw new Error(`TApplicationException: ${String(body[1] ?? '')}`);
+    if (typeof body[0] === 'string') return body[0];
+    const exception = body[1];
+    const message = typeof exception === 'object' && exception !== null && !Array.isArray(exception) ? (exception as Record<number, unknown>)[1] : undefined;
+    throw new Error(`MetaException: ${typeof message === 'string' ? message : 'no message'}`);
   }
 
   /** Binds a new connection to the client's identity, as the client itself would have. */

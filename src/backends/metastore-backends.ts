@@ -6,18 +6,19 @@ import type { Logger } from 'pino';
 import { EndpointPool } from './endpoint-pool';
 import { parseEndpoint, RouterConfig } from '../config/schema';
 import type { RouterMetrics } from '../admin/metrics';
+import type { RouterCredentials } from '../auth/router-credentials';
 
 export class MetastoreBackends {
   private readonly primaries = new Map<string, EndpointPool[]>();
   private readonly replicas = new Map<string, Map<string, EndpointPool[]>>();
 
-  constructor(config: RouterConfig, metrics: RouterMetrics, log: Logger) {
+  constructor(config: RouterConfig, metrics: RouterMetrics, log: Logger, credentials: RouterCredentials | null = null) {
     for (const [name, metastore] of Object.entries(config.metastores)) {
-      this.primaries.set(name, metastore.primary.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log)));
+      this.primaries.set(name, metastore.primary.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log, credentials)));
       const byReplica = new Map<string, EndpointPool[]>();
       if (metastore.consistency.mode !== 'off') {
         for (const replica of metastore.replicas) {
-          byReplica.set(replica.name, replica.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log)));
+          byReplica.set(replica.name, replica.endpoints.map((e) => new EndpointPool(parseEndpoint(e), name, metastore, metrics, log, credentials)));
         }
       }
       this.replicas.set(name, byReplica);

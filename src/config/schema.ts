@@ -79,7 +79,32 @@ const consistencySchema = z.strictObject({
   replicaReadTimeoutMs: z.number().int().min(0).default(5000),
 }).prefault({});
 
+/**
+ * How the router signs in to a metastore. kerberos: SASL GSSAPI as the router's own principal
+ * (top-level `kerberos`); a caller with an identity is impersonated with a delegation token the
+ * metastore issues to the router as a Hadoop proxy user (SASL DIGEST-MD5), so the metastore
+ * authorizes and records the caller.
+ */
+const metastoreAuthSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({
+    type: z.literal('kerberos'),
+    /** The metastore's service principal (hive.metastore.kerberos.principal); _HOST is the endpoint's host. */
+    principal: z.string().regex(/^[^/@\s]+\/[^/@\s]+@[^/@\s]+$/, 'expected service/host@REALM (e.g. hive/_HOST@EXAMPLE.COM)'),
+    /**
+     * token: callers with an identity act as themselves through delegation tokens (needs
+     * hadoop.proxyuser.<router>.hosts/groups on the metastore); router: every call acts as the
+     * router's principal (the metastore records the router, not the caller).
+     */
+    impersonation: z.enum(['token', 'router']).default('token'),
+    /** A caller's token is reused for new connections this long, then a fresh one is fetched (tokens live 24 h by default). */
+    tokenReuseMs: z.number().int().min(1000).default(3_600_000),
+  }),
+]).default({ type: 'none' });
+
 const metastoreSchema = z.strictObject({
+  /** How the router authenticates to this metastore. */
+  authentication: metastoreAuthSchema,
   primary: z.strictObject({
     endpoints: z.array(hostPort).min(1, 'a metastore needs at least one primary endpoint'),
     /** The primary's MySQL: needed for read/write split (replicas), unused otherwise. */
@@ -119,6 +144,17 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   }).prefault({}),
+  /**
+   * The router's own Kerberos identity, used toward metastores with authentication kerberos.
+   * Credentials come from the keytab and are renewed from it before they expire (MIT's client
+   * keytab); nothing of the keytab is ever logged or shown.
+   */
+  kerberos: z.strictObject({
+    principal: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected a full principal name (e.g. hms-router/host.example.com@EXAMPLE.COM)'),
+    keytab: z.string().min(1),
+    /** krb5.conf of the realm (KRB5_CONFIG); the system's /etc/krb5.conf when absent. */
+    krb5Conf: z.string().min(1).optional(),
+  }).optional(),
   metastores: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'metastore names are letters, digits, _ and -'), metastoreSchema)
     .refine((m) => Object.keys(m).length > 0, 'at least one metastore is required'),
   /** The metastore that serves calls naming no database, and unknown methods. */
@@ -143,6 +179,15 @@ export const configSchema = z.strictObject({
       seen.add(r.name);
     });
   }
+  for (const [name, m] of Object.entries(cfg.metastores)) {
+    if (m.authentication.type === 'kerberos' && cfg.kerberos === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metastores', name, 'authentication'],
+        message: 'authentication kerberos needs the router\'s own principal and keytab: add a top-level kerberos: { principal, keytab }',
+      });
+    }
+  }
   if (!(cfg.defaultMetastore in cfg.metastores)) {
     ctx.addIssue({
       code: 'custom',
@@ -157,6 +202,8 @@ export type MetastoreConfig = RouterConfig['metastores'][string];
 export type MysqlConfig = z.infer<typeof mysqlSchema>;
 export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type ConsistencyConfig = z.infer<typeof consistencySchema>;
+export type MetastoreAuthConfig = z.infer<typeof metastoreAuthSchema>;
+export type RouterKerberosConfig = NonNullable<RouterConfig['kerberos']>;
 
 export interface Endpoint {
   readonly host: string;
