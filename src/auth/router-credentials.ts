@@ -14,6 +14,8 @@ import { accessSync, constants } from 'node:fs';
 import * as kerberos from 'kerberos';
 import type { RouterKerberosConfig } from '../config/schema';
 
+let ccacheSequence = 0;
+
 export class RouterCredentials {
   readonly principal: string;
   /** The principal's first component, what Hadoop's auth_to_local rules make of it by default. */
@@ -30,8 +32,9 @@ export class RouterCredentials {
       env.KRB5_CONFIG = config.krb5Conf;
     }
     env.KRB5_CLIENT_KTNAME = config.keytab;
-    // Named for the principal too: a ccache holds one principal's tickets.
-    env.KRB5CCNAME = `MEMORY:hms-router-${process.pid}-${config.principal.replace(/[^A-Za-z0-9]/g, '_')}`;
+    // A new ccache for each start: tickets left by an earlier start (in tests, another router of
+    // the same process) must not stand in for the keytab that check() is there to prove.
+    env.KRB5CCNAME = `MEMORY:hms-router-${process.pid}-${++ccacheSequence}`;
   }
 
   /**

@@ -14,10 +14,10 @@ export interface JavaRun {
   readonly code: number;
 }
 
-export async function runJava(program: string, args: readonly string[], timeoutMs = 300_000): Promise<JavaRun> {
+export async function runJava(program: string, args: readonly string[], timeoutMs = 300_000, jvmArgs: readonly string[] = []): Promise<JavaRun> {
   const classpath = await hiveClasspath(status().hiveVersion);
   return new Promise((resolve) => {
-    execFile('java', ['-Xmx512m', '-cp', classpath, join(REPO_ROOT, 'test', 'java', program), ...args],
+    execFile('java', ['-Xmx512m', ...jvmArgs, '-cp', classpath, join(REPO_ROOT, 'test', 'java', program), ...args],
       { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
         resolve({ stdout, stderr, code });

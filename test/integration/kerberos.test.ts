@@ -1,0 +1,242 @@
+/**
+ * Kerberos on the metastore side, on the real stack: an MIT KDC and kerberized Hive 3.1.3
+ * metastores (rwKrb on the MariaDB primary, roKrb on its replica) that accept only SASL. The router
+ * signs in as its own principal from its keytab and acts for each caller with a delegation token
+ * the metastore issues to it as a Hadoop proxy user. What a user relies on: the metastore sees and
+ * records the caller (not the router), bad credentials stop the router with the reason, expiring
+ * tickets are renewed from the keytab, and read-your-writes holds as without Kerberos.
+ */
+import { copyFileSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '../../stack/stack';
+import { stackLayout } from '../../stack/layout';
+import { kdcFiles, rekey } from '../../stack/kdc';
+import { kerberosJvmFlags } from '../../stack/hive';
+import { startReplicaSqlThread, stopReplicaSqlThread } from '../../stack/replication';
+import { HmsTestClient, args } from '../support/hms-test-client';
+import { startTestRouter, TestRouter } from '../support/router-harness';
+import { runJava } from '../support/java-tools';
+
+const stack = status();
+const kdc = stack.kdc;
+
+type Principal = 'router' | 'routerShortLived' | 'presto';
+
+/** A router in front of the kerberized metastores, signing in as `as`, read/write split on. */
+function kerberizedConfig(as: Principal = 'router', keytab = kdc.keytabs[as]!, extra: Record<string, unknown> = {}) {
+  const mysql = (port: number) => ({ host: '127.0.0.1', port, user: stack.routerMysqlUser.user, password: stack.routerMysqlUser.password });
+  return {
+    kerberos: { principal: kdc.principals[as], keytab, krb5Conf: kdc.krb5Conf },
+    metastores: {
+      krb: {
+        primary: { endpoints: [`localhost:${stack.metastores.rwKrb.port}`], mysql: mysql(stack.mysql.primary.port) },
+        replicas: [{ name: 'r1', endpoints: [`localhost:${stack.metastores.roKrb.port}`], mysql: mysql(stack.mysql.replica.port) }],
+        authentication: { type: 'kerberos', principal: 'hive/_HOST@HMS.TEST' },
+        consistency: { mode: 'session', maxWaitMs: 300, pollIntervalMs: 200 },
+        timeouts: { callMs: 20_000, retryBackoffMs: 500 },
+        ...extra,
+      },
+    },
+    defaultMetastore: 'krb',
+  };
+}
+
+/** The users the kerberized primary's audit log names for `cmd` lines mentioning `needle`. */
+function auditUsers(needle: string): string[] {
+  const log = readFileSync(stack.metastores.rwKrb.log, 'utf8');
+  const users: string[] = [];
+  for (const line of log.split('\n')) {
+    const m = /audit: ugi=(\S+)\s+ip=\S+\s+cmd=(.*)$/.exec(line);
+    if (m && m[2]!.includes(needle)) users.push(m[1]!);
+  }
+  return users;
+}
+
+const created: string[] = [];
+function dbName(tag: string): string {
+  const name = `krb_${tag}_${Date.now()}`;
+  created.push(name);
+  return name;
+}
+
+afterAll(async () => {
+  await startReplicaSqlThread(stack.mysql.replica.port);
+  if (created.length === 0) return;
+  // Cleaned up as the router itself (a plain client of a kerberized router signs in as the router).
+  const router = await startTestRouter(kerberizedConfig());
+  const c = await HmsTestClient.connect(router.port);
+  for (const name of created) await c.call('drop_database', args.dropDatabase(name));
+  c.close();
+  await router.close();
+});
+
+describe('a router in front of kerberized metastores', () => {
+  let router: TestRouter;
+  beforeAll(async () => { router = await startTestRouter(kerberizedConfig()); });
+  afterAll(async () => { await router.close(); });
+
+  it('acts for the set_ugi caller: the metastore records alice, not the router', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    await client.success('set_ugi', args.setUgi('alice', ['analysts']));
+    const name = dbName('alice');
+    await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+    expect(await client.success('get_database', args.name(name))).toMatchObject({ 1: name });
+    client.close();
+    expect(auditUsers(`create_database: Database(name:${name},`)).toEqual(['alice']);
+    // alice's connection signed in with a token (DIGEST-MD5), fetched over the router's GSSAPI one.
+    expect(await router.metric('hms_router_auth_total', { side: 'metastore', mechanism: 'digest-md5', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(await router.metric('hms_router_auth_total', { side: 'metastore', mechanism: 'gssapi', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(auditUsers('get_delegation_token').at(-1)).toBe(kdc.principals.router);
+  });
+
+  it('gives Hive\'s Java client the metastore it would see directly, as the same user', async () => {
+    // Direct: HiveMetaStoreClient logged in from alice's keytab (SASL GSSAPI).
+    const direct = dbName('java_direct');
+    const d = await runJava('KerberosClient.java', ['--uri', `thrift://localhost:${stack.metastores.rwKrb.port}`, '--db', direct,
+      '--kerberos', kdc.principals.alice!, kdc.keytabs.alice!, '--service', stack.metastorePrincipal], 180_000, kerberosJvmFlags(kdc.krb5Conf));
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    // Through the router: the same client, plain Thrift with set_ugi alice (the router's client
+    // side speaks no SASL yet), reaching the kerberized metastore as alice.
+    const routed = dbName('java_router');
+    const r = await runJava('KerberosClient.java', ['--uri', `thrift://127.0.0.1:${router.port}`, '--db', routed, '--user', 'alice'], 180_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const direct1 = JSON.parse(d.stdout.trim()) as Record<string, unknown>;
+    const routed1 = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    // Hive 3.1's metastore leaves owner fields as the client sent them (Hive's client sends none).
+    expect({ db: routed1.dbOwner, table: routed1.tableOwner }).toEqual({ db: direct1.dbOwner, table: direct1.tableOwner });
+    expect(auditUsers(`create_database: Database(name:${direct},`)).toEqual([kdc.principals.alice]);
+    expect(auditUsers(`create_database: Database(name:${routed},`)).toEqual(['alice']);
+    expect(auditUsers(`create_table: Table(tableName:t1, dbName:${routed},`)).toEqual(['alice']);
+  });
+
+  it('signs in as the router for a caller without set_ugi', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const marker = dbName('anon');
+    await client.success('create_database', args.createDatabase(marker, `${stack.warehouse}/${marker}.db`));
+    client.close();
+    expect(auditUsers(`create_database: Database(name:${marker},`)).toEqual([kdc.principals.router]);
+  });
+
+  it('reads its own writes with the replica SQL thread stopped, and reads from the replica once it applies', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    await client.success('set_ugi', args.setUgi('bob', []));
+    await stopReplicaSqlThread(stack.mysql.replica.port);
+    const names: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const name = dbName(`ryw${i}`);
+      names.push(name);
+      await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      const r = await client.call('get_database', args.name(name));
+      expect(r.result[0], `read after write ${i}: ${JSON.stringify(r.result)}`).toMatchObject({ 1: name });
+    }
+    await startReplicaSqlThread(stack.mysql.replica.port);
+    const before = await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' });
+    for (const name of names) expect((await client.call('get_database', args.name(name))).result[0]).toMatchObject({ 1: name });
+    expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' }) - before).toBe(names.length);
+    client.close();
+  });
+});
+
+describe('credentials that do not work', () => {
+  it('refuses to start with a keytab that does not hold the principal', async () => {
+    await expect(startTestRouter(kerberizedConfig('router', kdc.keytabs.alice)))
+      .rejects.toThrow(/cannot get Kerberos credentials for hms-router\/localhost@HMS\.TEST from keytab .*alice\.keytab: .*klist -kt/);
+  });
+
+  it('refuses to start with an unknown principal', async () => {
+    const config = kerberizedConfig();
+    await expect(startTestRouter({ ...config, kerberos: { ...config.kerberos, principal: 'ghost/localhost@HMS.TEST' } }))
+      .rejects.toThrow(/cannot get Kerberos credentials for ghost\/localhost@HMS\.TEST/);
+  });
+
+  it('refuses to start with a keytab whose keys were changed since', async () => {
+    const files = kdcFiles(stackLayout().kdc);
+    const stale = join(tmpdir(), `hms-router-short-${Date.now()}.keytab`);
+    copyFileSync(kdc.keytabs.routerShortLived!, stale);
+    rekey(files, 'routerShortLived', kdc.keytabs.routerShortLived!);
+    await expect(startTestRouter(kerberizedConfig('routerShortLived', stale)))
+      .rejects.toThrow(/cannot get Kerberos credentials for hms-router-short\/localhost@HMS\.TEST .*(integrity|Preauthentication|password)/i);
+  });
+
+  it('passes on the metastore\'s refusal when the router is no proxy user, and serves other callers', async () => {
+    const router = await startTestRouter(kerberizedConfig('presto'));
+    try {
+      const alice = await HmsTestClient.connect(router.port);
+      await alice.call('set_ugi', args.setUgi('alice', []));
+      const r = await alice.call('get_all_databases');
+      expect(JSON.stringify(r.result)).toMatch(/gave no delegation token for 'alice'.*not allowed to impersonate alice/);
+      alice.close();
+      const plain = await HmsTestClient.connect(router.port);
+      expect(await plain.success('get_all_databases')).toContain('default');
+      plain.close();
+    } finally {
+      await router.close();
+    }
+  });
+});
+
+describe('secrets', () => {
+  it('shows no keytab content, ticket or delegation token in any log line or admin reply', async () => {
+    const router = await startTestRouter({ ...kerberizedConfig(), log: { level: 'trace' } });
+    try {
+      const alice = await HmsTestClient.connect(router.port);
+      await alice.success('set_ugi', args.setUgi('alice', []));
+      await alice.success('get_all_databases');
+      await alice.call('get_database', args.name('no_such_database'));
+      alice.close();
+      const admin = (path: string) => fetch(`http://127.0.0.1:${router.adminPort}${path}`).then((r) => r.text());
+      const bodies = await Promise.all(['/backends', '/routing', '/stats', '/metrics', '/status'].map(admin));
+      const keytab = readFileSync(kdc.keytabs.router!);
+      // Pieces of the keytab's key material (its last 32 bytes are the newest key's), as text would carry them.
+      const keyBytes = keytab.subarray(keytab.length - 32);
+      const forbidden = [keytab.toString('base64').slice(0, 40), keyBytes.toString('hex'), keyBytes.toString('base64').slice(0, 24)];
+      // A Kerberos GSSAPI token (AP-REQ) base64-encoded starts with "YII"; a Hive token names its kind.
+      const patterns = [/YII[A-Za-z0-9+/]{40,}/, /SElWRV9ERUxFR0FUSU9OX1RPS0VO/, /[A-Za-z0-9_-]{100,}/];
+      const texts = [...router.logs.map((l) => JSON.stringify(l)), ...bodies];
+      expect(router.logs.length).toBeGreaterThan(3);
+      for (const text of texts) {
+        for (const f of forbidden) expect(text.includes(f), `shows keytab bytes: ${text.slice(0, 300)}`).toBe(false);
+        for (const p of patterns) expect(p.test(text), `shows a ticket or token (${p}): ${text.slice(0, 300)}`).toBe(false);
+      }
+    } finally {
+      await router.close();
+    }
+  });
+});
+
+describe('ticket renewal', () => {
+  it('keeps signing in past the ticket lifetime (20 s tickets, renewed from the keytab)', async () => {
+    const kdcLog = kdc.log;
+    const logStart = statSync(kdcLog).size;
+    const router = await startTestRouter(kerberizedConfig('routerShortLived', kdc.keytabs.routerShortLived, {
+      // every probe is a fresh GSSAPI sign-in
+      health: { intervalMs: 1000, timeoutMs: 2000 },
+    }));
+    try {
+      const started = Date.now();
+      let calls = 0;
+      while (Date.now() - started < 50_000) {
+        // a new caller each time: a new token (over the router's GSSAPI connection) and a new DIGEST-MD5 sign-in
+        const client = await HmsTestClient.connect(router.port);
+        await client.success('set_ugi', args.setUgi(`renewal_${calls}`, []));
+        expect(await client.success('get_all_databases')).toContain('default');
+        client.close();
+        calls += 1;
+        await new Promise((r) => setTimeout(r, 2500));
+      }
+      expect(await router.metric('hms_router_health_probes_total', { outcome: 'failed' })).toBe(0);
+      expect(await router.metric('hms_router_health_probes_total', { outcome: 'ok' })).toBeGreaterThan(40);
+      const warnings = router.logs.filter((l) => Number(l.level) >= 40).map((l) => `${String(l.msg)}: ${String(l.err)}`);
+      expect(await router.metric('hms_router_auth_total', { outcome: 'refused' }), warnings.join('\n')).toBe(0);
+      // The router asked the KDC for a new ticket-granting ticket at least twice more after the first.
+      const issued = readFileSync(kdcLog, 'utf8').slice(logStart).split('\n')
+        .filter((l) => /AS_REQ .*ISSUE.*hms-router-short\/localhost@HMS\.TEST for krbtgt\/HMS\.TEST@HMS\.TEST/.test(l));
+      expect(issued.length).toBeGreaterThanOrEqual(3);
+      expect(calls).toBeGreaterThan(15);
+    } finally {
+      await router.close();
+    }
+  });
+});
