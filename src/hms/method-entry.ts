@@ -74,4 +74,9 @@ export interface MethodEntry {
   readonly versions: readonly InterfaceVersion[];
   /** For large partition listings: how the router batches them (absent: never batched). */
   readonly listing?: ListingShape;
+  /**
+   * The call issues, renews, cancels or reads credentials (delegation tokens, the token store,
+   * master keys): on a kerberized metastore it would be made with the router's own rights.
+   */
+  readonly credentials?: true;
 }

@@ -29,6 +29,7 @@ import type { ListingShape } from '../hms/method-entry';
 import type { BatchingPolicy } from '../batching/batching-policy';
 import { runListing, SubCall } from '../batching/listing-batcher';
 import { classify } from '../flow/flow-policy';
+import { credentialCallRefusal } from '../auth/credential-calls';
 import type { Admission, FlowControl, ThrottleReason } from '../flow/flow-control';
 
 const THROTTLE_TEXT: Record<ThrottleReason, string> = {
@@ -197,6 +198,8 @@ export class CallHandler {
       const decision = writeAllowed(map, metastore, call.db);
       if (!decision.allowed) return { metastore, refusal: `${call.method} refused: ${decision.reason}` };
     }
+    const credentials = credentialCallRefusal(entry, metastore, this.config.metastores[metastore]);
+    if (credentials !== null) return { metastore, refusal: credentials };
     return { metastore };
   }
 

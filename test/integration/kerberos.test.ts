@@ -16,6 +16,7 @@ import { kdcFiles, rekey } from '../../stack/kdc';
 import { kerberosJvmFlags } from '../../stack/hive';
 import { startReplicaSqlThread, stopReplicaSqlThread } from '../../stack/replication';
 import { HmsTestClient, args } from '../support/hms-test-client';
+import { TType } from '../../src/thrift/protocol';
 import { startTestRouter, TestRouter } from '../support/router-harness';
 import { runJava } from '../support/java-tools';
 
@@ -109,6 +110,17 @@ describe('a router in front of kerberized metastores', () => {
     expect(auditUsers(`create_database: Database(name:${direct},`)).toEqual([kdc.principals.alice]);
     expect(auditUsers(`create_database: Database(name:${routed},`)).toEqual(['alice']);
     expect(auditUsers(`create_table: Table(tableName:t1, dbName:${routed},`)).toEqual(['alice']);
+  });
+
+  it('refuses delegation-token and master-key calls, which would carry the router\'s rights', async () => {
+    const client = await HmsTestClient.connect(router.port);
+    const token = await client.call('get_delegation_token', (w) => { w.fieldBegin(TType.STRING, 1).string('bob').fieldBegin(TType.STRING, 2).string('mallory'); });
+    expect(JSON.stringify(token.result[1])).toMatch(/get_delegation_token refused: metastore 'krb' is kerberized/);
+    const keys = await client.call('get_master_keys');
+    expect(keys.type).toBe(3); // no declared exception: a TApplicationException with the reason
+    expect(String(keys.result[1])).toMatch(/get_master_keys refused/);
+    client.close();
+    expect(auditUsers('get_master_keys')).toEqual([]);
   });
 
   it('signs in as the router for a caller without set_ugi', async () => {
