@@ -10,7 +10,7 @@ import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { status } from '../../stack/stack';
+import { status, up } from '../../stack/stack';
 import { stackLayout } from '../../stack/layout';
 import { kdcFiles, rekey } from '../../stack/kdc';
 import { kerberosJvmFlags } from '../../stack/hive';
@@ -46,7 +46,7 @@ function kerberizedConfig(as: Principal = 'router', keytab = kdc.keytabs[as]!, e
 
 /** The users the kerberized primary's audit log names for `cmd` lines mentioning `needle`. */
 function auditUsers(needle: string): string[] {
-  const log = readFileSync(stack.metastores.rwKrb.log, 'utf8');
+  const log = readFileSync(status().metastores.rwKrb.log, 'utf8');
   const users: string[] = [];
   for (const line of log.split('\n')) {
     const m = /audit: ugi=(\S+)\s+ip=\S+\s+cmd=(.*)$/.exec(line);
@@ -148,6 +148,42 @@ describe('a router in front of kerberized metastores', () => {
     for (const name of names) expect((await client.call('get_database', args.name(name))).result[0]).toMatchObject({ 1: name });
     expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' }) - before).toBe(names.length);
     client.close();
+  });
+});
+
+describe('a kerberized metastore that restarts', () => {
+  it('forgets the tokens it issued; the router fetches new ones and the caller notices nothing', async () => {
+    const router = await startTestRouter(kerberizedConfig('router', kdc.keytabs.router, { replicas: [], consistency: { mode: 'off' } }));
+    try {
+      const alice = await HmsTestClient.connect(router.port);
+      await alice.success('set_ugi', args.setUgi('alice', []));
+      expect(await alice.success('get_all_databases')).toContain('default');
+      alice.close();
+      process.kill(-stack.metastores.rwKrb.pid!, 'SIGKILL');
+      await up(stackLayout());
+      const restarted = status().metastores.rwKrb;
+      expect(restarted.pid).not.toBe(stack.metastores.rwKrb.pid);
+      // The metastore opens its port before it serves; retry until it answers a plain GSSAPI caller.
+      for (let i = 0; ; i++) {
+        const probe = await HmsTestClient.connect(router.port);
+        const r = await probe.call('get_all_databases');
+        probe.close();
+        if (r.type !== 3) break;
+        if (i > 60) throw new Error(`restarted metastore never answered: ${JSON.stringify(r.result)}`);
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      const refusedBefore = await router.metric('hms_router_auth_total', { mechanism: 'digest-md5', outcome: 'refused' });
+      const again = await HmsTestClient.connect(router.port);
+      await again.success('set_ugi', args.setUgi('alice', []));
+      const name = dbName('after_restart');
+      await again.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+      again.close();
+      // The old token was refused once, a new one fetched, and alice is still the one recorded.
+      expect(await router.metric('hms_router_auth_total', { mechanism: 'digest-md5', outcome: 'refused' }) - refusedBefore).toBe(1);
+      expect(auditUsers(`create_database: Database(name:${name},`)).toEqual(['alice']);
+    } finally {
+      await router.close();
+    }
   });
 });
 
