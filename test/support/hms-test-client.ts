@@ -7,6 +7,7 @@ import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { MessageType, TType } from '../../src/thrift/protocol';
 import { decodeStruct, ThriftStruct } from '../../src/thrift/value-decoder';
 import type { RawMessage, Transport } from '../../src/thrift/message-reader';
+import type { SaslClientMechanism } from '../../src/auth/sasl-client';
 
 export interface CallResult {
   /** REPLY (2) or EXCEPTION (3). */
@@ -21,9 +22,11 @@ export class HmsTestClient {
   private seqid = 0;
   private constructor(private readonly connection: BackendConnection) {}
 
-  static async connect(port: number, transport: Transport = 'buffered', host = '127.0.0.1', localAddress?: string): Promise<HmsTestClient> {
+  /** `sasl`: sign in first (a kerberized metastore), e.g. with a GssapiClientMechanism. */
+  static async connect(port: number, transport: Transport = 'buffered', host = '127.0.0.1', localAddress?: string,
+    sasl?: SaslClientMechanism): Promise<HmsTestClient> {
     const connection = await BackendConnection.connect({ host, port, address: `${host}:${port}` },
-      { transport, connectTimeoutMs: 5000, maxReplyBytes: 1 << 30, localAddress });
+      { transport, connectTimeoutMs: 5000, maxReplyBytes: 1 << 30, localAddress, sasl });
     return new HmsTestClient(connection);
   }
 
