@@ -19,6 +19,7 @@ import { HealthProber } from './backends/health-prober';
 import { FlowControl } from './flow/flow-control';
 import { RoutingMapReloader } from './routing/map-reloader';
 import { RouterCredentials } from './auth/router-credentials';
+import { negotiateSaslServer } from './auth/sasl-server';
 
 export interface RunningRouter {
   readonly port: number;
@@ -58,14 +59,16 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   if (options.watchConfig !== false) reloader.watchFile();
   // Replicas start as unchecked (their reads would go to the primary): check each once first.
   await Promise.all([...consistency.values()].map((c) => c.ready()));
+  const authenticate = config.server.authentication === 'kerberos'
+    ? (socket: Socket) => negotiateSaslServer(socket, config.server.authTimeoutMs) : null;
   const connections = new Set<ClientConnection>();
   let nextSessionId = 1;
   let accepting = true;
 
   const server: Server = createServer((socket: Socket) => {
     const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const session = { id: nextSessionId++, remoteAddress, identity: null, dedicated: new Map(), holders: new Map() };
-    const connection = new ClientConnection(socket, session, handler, metrics, log, config.server);
+    const session = { id: nextSessionId++, remoteAddress, identity: null, principal: null, dedicated: new Map(), holders: new Map() };
+    const connection = new ClientConnection(socket, session, handler, metrics, log, config.server, authenticate, config.server.authTimeoutMs);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
   });

@@ -5,6 +5,7 @@
  * - KRB5_CLIENT_KTNAME: MIT's client keytab. GSSAPI gets the router's initial ticket from it and,
  *   when that ticket nears its end (MIT refreshes at half its lifetime), a fresh one: the router's
  *   credentials are renewed from the keytab without code of ours.
+ * - KRB5_KTNAME: the same keytab, for accepting clients' Kerberos sign-ins.
  * - KRB5CCNAME: a memory ccache private to this process, so the router neither reads nor
  *   overwrites the tickets of the user who started it.
  * - KRB5_CONFIG: the realm's krb5.conf when configured.
@@ -32,6 +33,8 @@ export class RouterCredentials {
       env.KRB5_CONFIG = config.krb5Conf;
     }
     env.KRB5_CLIENT_KTNAME = config.keytab;
+    // The accepting side (clients signing in to the router) uses the same keytab.
+    env.KRB5_KTNAME = config.keytab;
     // A new ccache for each start: tickets left by an earlier start (in tests, another router of
     // the same process) must not stand in for the keytab that check() is there to prove.
     env.KRB5CCNAME = `MEMORY:hms-router-${process.pid}-${++ccacheSequence}`;

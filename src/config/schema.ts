@@ -134,6 +134,14 @@ export const configSchema = z.strictObject({
     maxQueuedCalls: z.number().int().min(1).default(64),
     /** How long shutdown waits for calls in flight. */
     drainTimeoutMs: z.number().int().min(0).default(30_000),
+    /**
+     * none: plain Thrift, the caller's identity is its set_ugi user. kerberos: every client signs
+     * in with SASL GSSAPI (the router's principal and keytab: top-level `kerberos`); its principal
+     * is its identity, and plain clients are refused with the reason.
+     */
+    authentication: z.enum(['none', 'kerberos']).default('none'),
+    /** A client's Kerberos sign-in must finish within this. */
+    authTimeoutMs: z.number().int().min(100).default(10_000),
   }).prefault({}),
   admin: z.strictObject({
     host: z.string().default('127.0.0.1'),
@@ -177,6 +185,13 @@ export const configSchema = z.strictObject({
     m.replicas.forEach((r, i) => {
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['metastores', name, 'replicas', i, 'name'], message: `duplicate replica name '${r.name}'` });
       seen.add(r.name);
+    });
+  }
+  if (cfg.server.authentication === 'kerberos' && cfg.kerberos === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'authentication'],
+      message: 'authentication kerberos needs the router\'s own principal and keytab (its service principal, e.g. hms-router/host@REALM): add a top-level kerberos: { principal, keytab }',
     });
   }
   for (const [name, m] of Object.entries(cfg.metastores)) {

@@ -82,7 +82,8 @@ export class CallHandler {
     let target: { metastore: string } | { metastore: string; refusal: string };
     try {
       call = describeCall(message);
-      if (header.name === 'set_ugi') session.identity = readIdentity(message);
+      // A Kerberos client is its principal; set_ugi does not change that (nor does it on a kerberized metastore).
+      if (header.name === 'set_ugi' && session.principal === null) session.identity = readIdentity(message);
       target = this.federate(message, call, map);
     } catch (err) {
       // The arguments do not parse: answer like a metastore would to a malformed call.

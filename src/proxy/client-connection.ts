@@ -11,14 +11,19 @@ import { writeMessage } from '../thrift/socket-writer';
 import type { RouterMetrics } from '../admin/metrics';
 import type { CallHandler } from './call-handler';
 import type { ClientSession } from './client-session';
+import { applicationExceptionReply, AppErrorType } from '../thrift/error-replies';
+import { ClientAuthError, SignedIn } from '../auth/sasl-server';
 
 export interface ClientConnectionOptions {
   readonly maxMessageBytes: number;
   readonly maxQueuedCalls: number;
 }
 
+/** Signs a client in before its first call (server.authentication kerberos). */
+export type ClientAuthenticator = (socket: Socket) => Promise<SignedIn>;
+
 export class ClientConnection {
-  private readonly reader: MessageReader;
+  private reader: MessageReader;
   private readonly queue: RawMessage[] = [];
   private busy = false;
   private closed = false;
@@ -38,15 +43,69 @@ export class ClientConnection {
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
     private readonly options: ClientConnectionOptions,
+    authenticate: ClientAuthenticator | null = null,
+    private readonly authTimeoutMs = 10_000,
   ) {
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
     this.reader = new MessageReader({ transport: 'detect', maxMessageBytes: options.maxMessageBytes });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => { /* 'close' follows; resets by clients are routine */ });
     socket.on('close', () => this.onClose());
     metrics.clientConnections.inc();
     log.info({ session: session.id, client: session.remoteAddress }, 'client connected');
+    if (authenticate === null) {
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      return;
+    }
+    authenticate(socket).then((signedIn) => this.onSignedIn(signedIn), (err: unknown) => this.onSignInFailed(err));
+  }
+
+  /**
+   * A Kerberos client: its principal is its identity (set_ugi no longer changes it, as on a
+   * kerberized metastore), and after the negotiation its stream is length-prefixed frames.
+   */
+  private onSignedIn({ principal, rest }: SignedIn): void {
+    this.metrics.authTotal.inc({ side: 'client', mechanism: 'gssapi', outcome: 'ok' });
+    this.session.principal = principal;
+    this.session.identity = { user: principal, groups: [] };
+    this.log.info({ session: this.session.id, client: this.session.remoteAddress, principal }, 'client signed in with Kerberos');
+    this.reader = new MessageReader({ transport: 'framed', maxMessageBytes: this.options.maxMessageBytes });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (rest.length > 0) this.onData(rest);
+  }
+
+  private onSignInFailed(err: unknown): void {
+    const failure = err instanceof ClientAuthError ? err.failure : 'protocol';
+    const reason = (err as Error).message;
+    this.metrics.authTotal.inc({ side: 'client', mechanism: failure === 'not_sasl' ? 'none' : 'gssapi', outcome: 'refused' });
+    this.log.warn({ session: this.session.id, client: this.session.remoteAddress, failure, reason }, 'client refused: Kerberos sign-in failed');
+    if (!(err instanceof ClientAuthError) || failure !== 'not_sasl') {
+      this.socket.end(); // after the refusal the negotiation wrote
+      return;
+    }
+    // A plain Thrift client: every call it makes is answered with the reason (Hive's client
+    // swallows a failed set_ugi and would otherwise report only a closed connection on its next
+    // call), and the connection is closed after authTimeoutMs.
+    const refusal = 'hms-router requires Kerberos: this connection is plain Thrift; sign in with SASL GSSAPI '
+      + '(Hive clients: hive.metastore.sasl.enabled=true, hive.metastore.kerberos.principal=<the router\'s principal>, and a Kerberos login)';
+    const closer = setTimeout(() => this.socket.end(), this.authTimeoutMs).unref();
+    this.socket.once('close', () => clearTimeout(closer));
+    const answer = (chunk: Buffer) => {
+      let messages: RawMessage[];
+      try {
+        messages = this.reader.push(chunk);
+      } catch {
+        this.socket.destroy();
+        return;
+      }
+      for (const m of messages) {
+        if (m.header.type === MessageType.ONEWAY) continue;
+        writeMessage(this.socket, applicationExceptionReply(m.header.name, m.header.seqid, AppErrorType.INTERNAL_ERROR, refusal),
+          this.reader.transport ?? 'buffered');
+      }
+    };
+    this.socket.on('data', answer);
+    answer(err.received);
   }
 
   get idle(): boolean {

@@ -144,7 +144,7 @@ describe('the call handler never rejects', () => {
       const bytes = call('set_ugi', 5, MessageType.CALL, (w) => { w.fieldBegin(TType.STRING, 1).string('u').fieldBegin(TType.LIST, 2).listBegin(TType.STRING, 3).string('g'); });
       expect(() => new MessageReader({ transport: 'framed', maxMessageBytes: 1 << 20 }).push(frame(bytes))).toThrow(ProtocolError);
       const message: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)! };
-      const session = { id: 1, remoteAddress: '127.0.0.1:1', identity: null, dedicated: new Map(), holders: new Map() };
+      const session = { id: 1, remoteAddress: '127.0.0.1:1', identity: null, principal: null, dedicated: new Map(), holders: new Map() };
       const reply = await handler.handle(message, session);
       expect(reply).not.toBeNull();
       const out = Buffer.isBuffer(reply) ? reply : Buffer.concat(reply as readonly Buffer[]);
