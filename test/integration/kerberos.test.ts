@@ -19,6 +19,10 @@ import { HmsTestClient, args } from '../support/hms-test-client';
 import { TType } from '../../src/thrift/protocol';
 import { startTestRouter, TestRouter } from '../support/router-harness';
 import { runJava } from '../support/java-tools';
+import { negotiateSaslClient } from '../../src/auth/sasl-client';
+import { GssapiClientMechanism } from '../../src/auth/gssapi-client';
+import { DigestMd5ClientMechanism } from '../../src/auth/digest-md5-client';
+import { connect } from 'node:net';
 
 const stack = status();
 const kdc = stack.kdc;
@@ -148,6 +152,70 @@ describe('a router in front of kerberized metastores', () => {
     for (const name of names) expect((await client.call('get_database', args.name(name))).result[0]).toMatchObject({ 1: name });
     expect(await router.metric('hms_router_calls_total', { method: 'get_database', role: 'replica' }) - before).toBe(names.length);
     client.close();
+  });
+});
+
+describe('clients that sign in to the router with Kerberos', () => {
+  let router: TestRouter;
+  const routerService = 'hms-router/_HOST@HMS.TEST';
+  const javaThroughRouter = (db: string, login: string[], service = routerService) => runJava('KerberosClient.java',
+    ['--uri', `thrift://localhost:${router.port}`, '--db', db, ...login, '--service', service], 180_000, kerberosJvmFlags(kdc.krb5Conf));
+  beforeAll(async () => {
+    const config = kerberizedConfig();
+    router = await startTestRouter({ ...config, server: { port: 0, host: '127.0.0.1', drainTimeoutMs: 5000, authentication: 'kerberos' } });
+  });
+  afterAll(async () => { await router.close(); });
+
+  it('Hive\'s Java client logged in from alice\'s keytab creates through the router as alice, as it does directly', async () => {
+    const name = dbName('java_kerberos_router');
+    const r = await javaThroughRouter(name, ['--kerberos', kdc.principals.alice!, kdc.keytabs.alice!]);
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ ok: true, user: kdc.principals.alice });
+    // Directly, alice's own keytab login is recorded as alice@HMS.TEST: through the router, the same.
+    expect(auditUsers(`create_database: Database(name:${name},`)).toEqual([kdc.principals.alice]);
+    expect(auditUsers(`create_table: Table(tableName:t1, dbName:${name},`)).toEqual([kdc.principals.alice]);
+    expect(await router.metric('hms_router_auth_total', { side: 'client', mechanism: 'gssapi', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(router.logs.some((l) => l.msg === 'client signed in with Kerberos' && l.principal === kdc.principals.alice)).toBe(true);
+  });
+
+  it('answers a plain client\'s calls with the reason and logs it', async () => {
+    const r = await runJava('KerberosClient.java', ['--uri', `thrift://127.0.0.1:${router.port}`, '--db', 'krb_never_created', '--user', 'alice'], 180_000);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/TApplicationException: hms-router requires Kerberos: this connection is plain Thrift/);
+    const plain = await HmsTestClient.connect(router.port);
+    const reply = await plain.call('get_all_databases');
+    expect(reply.type).toBe(3);
+    expect(String(reply.result[1])).toMatch(/hive.metastore.sasl.enabled=true/);
+    plain.close();
+    expect(await router.metric('hms_router_auth_total', { side: 'client', outcome: 'refused' })).toBeGreaterThanOrEqual(2);
+    expect(router.logs.some((l) => l.msg === 'client refused: Kerberos sign-in failed' && l.failure === 'not_sasl')).toBe(true);
+    expect(auditUsers('krb_never_created')).toEqual([]);
+  });
+
+  it('refuses a ticket for another service, and a delegation token, with the reason', async () => {
+    // alice asks the KDC for a ticket to the metastore's principal but connects to the router.
+    const wrongService = await javaThroughRouter('krb_never_created', ['--kerberos', kdc.principals.alice!, kdc.keytabs.alice!], 'hive/_HOST@HMS.TEST');
+    expect(wrongService.code).toBe(2);
+    expect(wrongService.stdout).toMatch(/Peer indicated failure: hms-router: Kerberos authentication failed: .*hive\/localhost@HMS\.TEST/);
+    const socket = connect(router.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    await expect(negotiateSaslClient(socket, new DigestMd5ClientMechanism({ username: 'x', password: 'y', digestUri: 'null/default' }), 5000, 'router'))
+      .rejects.toThrow(/DIGEST-MD5 \(a delegation token\) is not accepted: hms-router authenticates clients with Kerberos/);
+    socket.destroy();
+    expect(router.logs.some((l) => l.failure === 'gssapi')).toBe(true);
+    expect(router.logs.some((l) => l.failure === 'mechanism')).toBe(true);
+  });
+
+  it('keeps a signed-in client\'s identity whatever set_ugi says', async () => {
+    // This test process signs in with the router's own keytab (the in-process router set it up).
+    const client = await HmsTestClient.connect(router.port, 'buffered', 'localhost', undefined,
+      new GssapiClientMechanism('hms-router/localhost@HMS.TEST', kdc.principals.router));
+    // Answered with the metastore's reply to the set_ugi of the signed-in principal.
+    expect(await client.success('set_ugi', args.setUgi('mallory', ['admins']))).toEqual([kdc.principals.router]);
+    const name = dbName('setugi_ignored');
+    await client.success('create_database', args.createDatabase(name, `${stack.warehouse}/${name}.db`));
+    client.close();
+    expect(auditUsers(`create_database: Database(name:${name},`)).toEqual([kdc.principals.router]);
   });
 });
 

@@ -99,7 +99,8 @@ static napi_value step(napi_env env, napi_callback_info info) {
   major = gss_accept_sec_context(&minor, &a->ctx, GSS_C_NO_CREDENTIAL, &input, GSS_C_NO_CHANNEL_BINDINGS,
                                  NULL, NULL, &output, &flags, NULL, NULL);
   if (GSS_ERROR(major)) {
-    gss_release_buffer(&minor, &output);
+    OM_uint32 ignored;
+    gss_release_buffer(&ignored, &output);
     return throw_gss(env, "", major, minor);
   }
   a->complete = !(major & GSS_S_CONTINUE_NEEDED);
@@ -125,7 +126,10 @@ static napi_value peer_name(napi_env env, napi_callback_info info) {
   major = gss_inquire_context(&minor, a->ctx, &name, NULL, NULL, NULL, NULL, NULL, NULL);
   if (GSS_ERROR(major)) return throw_gss(env, "", major, minor);
   major = gss_display_name(&minor, name, &text, NULL);
-  gss_release_name(&minor, &name);
+  {
+    OM_uint32 ignored;
+    gss_release_name(&ignored, &name);
+  }
   if (GSS_ERROR(major)) return throw_gss(env, "", major, minor);
   napi_create_string_utf8(env, text.value, text.length, &result);
   gss_release_buffer(&minor, &text);
