@@ -22,6 +22,10 @@ export interface EngineServerOptions {
   /** -Xmx (default 2G: the machine runs one engine at a time next to the stack). */
   readonly heap?: string;
   readonly startTimeoutMs?: number;
+  /** Hive catalog properties on top of the engine's own (e.g. Kerberos toward the metastore). */
+  readonly catalogExtra?: Readonly<Record<string, string>>;
+  /** JVM flags on top of the engine's own (e.g. -Djava.security.krb5.conf). */
+  readonly jvmExtra?: readonly string[];
 }
 
 export interface EngineServer {
@@ -109,11 +113,11 @@ export async function startEngine(install: EngineInstall, opts: EngineServerOpti
     'catalog.config-dir': path.join(etc, 'catalog'),
     ...install.serverProperties,
   }));
-  fs.writeFileSync(path.join(etc, 'catalog', 'hive.properties'), properties(install.hiveCatalog(opts.metastoreUri)));
+  fs.writeFileSync(path.join(etc, 'catalog', 'hive.properties'), properties({ ...install.hiveCatalog(opts.metastoreUri), ...opts.catalogExtra }));
   fs.writeFileSync(path.join(etc, 'log.properties'), properties({ 'com.facebook.presto': 'INFO', 'io.trino': 'INFO' }));
   const jvm = [
     '-server', `-Xmx${opts.heap ?? '2G'}`, '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-XX:-OmitStackTraceInFastThrow',
-    '-Djdk.attach.allowAttachSelf=true', ...install.jvmFlags,
+    '-Djdk.attach.allowAttachSelf=true', ...install.jvmFlags, ...(opts.jvmExtra ?? []),
   ];
   fs.writeFileSync(path.join(etc, 'jvm.config'), `${jvm.join('\n')}\n`);
 
