@@ -48,3 +48,13 @@ export function decodeDelegationToken(urlString: string): DelegationToken {
 export function tokenDigestCredentials(token: DelegationToken): { username: string; password: string } {
   return { username: token.identifier.toString('base64'), password: token.password.toString('base64') };
 }
+
+/**
+ * The owner of a token (the first field of Hadoop's AbstractDelegationTokenIdentifier after its
+ * version byte: owner, renewer, real user as Text), to check who may renew or cancel it.
+ */
+export function tokenOwner(token: DelegationToken): string {
+  const id = token.identifier;
+  if (id.length < 2) throw new Error('token identifier is truncated');
+  return readBytes(id, 1, 'owner').bytes.toString('utf8');
+}

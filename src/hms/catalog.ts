@@ -37,7 +37,7 @@ interface Where {
   /** Field id of MetaException in the result struct. */
   readonly meta?: number;
   readonly listing?: ListingShape;
-  readonly credentials?: true;
+  readonly credentials?: 'token-get' | 'token' | 'store';
 }
 
 function entry(name: string, kind: MethodKind, mutates: boolean, versions: Versions, where: Where): MethodEntry {
@@ -427,17 +427,17 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   write('refresh_privileges', V3, { db: [1, 2], catalog: [1, 6], meta: 1 }), // (1: HiveObjectRef objToRefresh, ...)
 
   // --- delegation tokens and master keys ---
-  global('get_delegation_token', true, ALL, { meta: 1, credentials: true }),
-  global('renew_delegation_token', true, ALL, { meta: 1, credentials: true }),
-  global('cancel_delegation_token', true, ALL, { meta: 1, credentials: true }),
-  global('add_token', true, ALL, { credentials: true }),
-  global('remove_token', true, ALL, { credentials: true }),
-  global('get_token', false, ALL, { credentials: true }),
-  global('get_all_token_identifiers', false, ALL, { credentials: true }),
-  global('add_master_key', true, ALL, { meta: 1, credentials: true }),
-  global('update_master_key', true, ALL, { meta: 2, credentials: true }),
-  global('remove_master_key', true, ALL, { credentials: true }),
-  global('get_master_keys', false, ALL, { credentials: true }),
+  global('get_delegation_token', true, ALL, { meta: 1, credentials: 'token-get' }),
+  global('renew_delegation_token', true, ALL, { meta: 1, credentials: 'token' }),
+  global('cancel_delegation_token', true, ALL, { meta: 1, credentials: 'token' }),
+  global('add_token', true, ALL, { credentials: 'store' }),
+  global('remove_token', true, ALL, { credentials: 'store' }),
+  global('get_token', false, ALL, { credentials: 'store' }),
+  global('get_all_token_identifiers', false, ALL, { credentials: 'store' }),
+  global('add_master_key', true, ALL, { meta: 1, credentials: 'store' }),
+  global('update_master_key', true, ALL, { meta: 2, credentials: 'store' }),
+  global('remove_master_key', true, ALL, { credentials: 'store' }),
+  global('get_master_keys', false, ALL, { credentials: 'store' }),
 
   // --- workload management: resource plans, triggers, pools, mappings ---
   global('create_resource_plan', true, V3, { meta: 3 }),

@@ -75,8 +75,9 @@ export interface MethodEntry {
   /** For large partition listings: how the router batches them (absent: never batched). */
   readonly listing?: ListingShape;
   /**
-   * The call issues, renews, cancels or reads credentials (delegation tokens, the token store,
-   * master keys): on a kerberized metastore it would be made with the router's own rights.
+   * The call is about credentials: 'token-get' issues a delegation token (args: 1 owner,
+   * 2 renewer), 'token' renews or cancels one (arg 1: the token), 'store' reads or changes the
+   * token store or master keys. See src/auth/credential-calls.ts for what the router does with them.
    */
-  readonly credentials?: true;
+  readonly credentials?: 'token-get' | 'token' | 'store';
 }

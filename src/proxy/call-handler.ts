@@ -29,7 +29,7 @@ import type { ListingShape } from '../hms/method-entry';
 import type { BatchingPolicy } from '../batching/batching-policy';
 import { runListing, SubCall } from '../batching/listing-batcher';
 import { classify } from '../flow/flow-policy';
-import { credentialCallRefusal } from '../auth/credential-calls';
+import { credentialCallDecision } from '../auth/credential-calls';
 import type { Admission, FlowControl, ThrottleReason } from '../flow/flow-control';
 
 const THROTTLE_TEXT: Record<ThrottleReason, string> = {
@@ -37,6 +37,16 @@ const THROTTLE_TEXT: Record<ThrottleReason, string> = {
   class_concurrency: 'the class is at its concurrency limit',
   class_rate: 'the class is over its rate limit',
 };
+
+/** Where a call goes: a metastore, and why the router refuses it or that it acts as itself. */
+type Target = { metastore: string; refusal?: undefined; asRouter?: undefined }
+  | { metastore: string; refusal: string }
+  | { metastore: string; asRouter: true };
+
+/** The session as seen by a call the router makes with its own identity (no caller identity, no owned connections). */
+function asRouter(session: ClientSession): ClientSession {
+  return { ...session, identity: null, dedicated: new Map() };
+}
 
 /** Methods that change the metastore connection's own settings; the client keeps that connection. */
 const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
@@ -79,12 +89,12 @@ export class CallHandler {
     const oneway = header.type === MessageType.ONEWAY;
     const map = this.routing;
     let call: CallInfo;
-    let target: { metastore: string } | { metastore: string; refusal: string };
+    let target: Target;
     try {
       call = describeCall(message);
       // A Kerberos client is its principal; set_ugi does not change that (nor does it on a kerberized metastore).
       if (header.name === 'set_ugi' && session.principal === null) session.identity = readIdentity(message);
-      target = this.federate(message, call, map);
+      target = this.federate(message, call, map, session);
     } catch (err) {
       // The arguments do not parse: answer like a metastore would to a malformed call.
       return oneway ? null : applicationExceptionReply(header.name, header.seqid, AppErrorType.PROTOCOL_ERROR,
@@ -117,7 +127,9 @@ export class CallHandler {
     try {
       // The metastore answers a oneway message of any method but fb303's oneway ones: that reply is
       // awaited (the backend connection stays in step for its next call) and dropped.
-      const reply = await this.serve(message, call, session, map, metastore, oneway && call.entry?.oneway === true, started);
+      // A credential call the router makes with its own principal (see credential-calls.ts).
+      const caller = 'asRouter' in target ? asRouter(session) : session;
+      const reply = await this.serve(message, call, caller, map, metastore, oneway && call.entry?.oneway === true, started);
       return oneway ? null : reply;
     } finally {
       // Batched listings and fan-outs are many calls: their total time says nothing of the metastore's latency.
@@ -174,7 +186,7 @@ export class CallHandler {
    * Which metastore serves the call, or why the router refuses it: a blocked database, a write the
    * metastore's access does not allow, or a call whose databases live on different metastores.
    */
-  private federate(message: RawMessage, call: CallInfo, map: RoutingMap): { metastore: string } | { metastore: string; refusal: string } {
+  private federate(message: RawMessage, call: CallInfo, map: RoutingMap, session: ClientSession): Target {
     const metastore = resolveMetastore(map, call.db, call.catalog);
     const entry = call.entry;
     if (entry === null) return { metastore };
@@ -199,9 +211,9 @@ export class CallHandler {
       const decision = writeAllowed(map, metastore, call.db);
       if (!decision.allowed) return { metastore, refusal: `${call.method} refused: ${decision.reason}` };
     }
-    const credentials = credentialCallRefusal(entry, metastore, this.config.metastores[metastore]);
-    if (credentials !== null) return { metastore, refusal: credentials };
-    return { metastore };
+    const credentials = credentialCallDecision(entry, message, metastore, this.config.metastores[metastore], session.principal);
+    if (credentials !== null && 'refusal' in credentials) return { metastore, refusal: credentials.refusal };
+    return credentials === null ? { metastore } : { metastore, asRouter: true };
   }
 
   private async fanOut(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, kind: FanOut, started: bigint): Promise<Buffer> {

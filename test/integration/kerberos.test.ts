@@ -22,6 +22,7 @@ import { runJava } from '../support/java-tools';
 import { negotiateSaslClient } from '../../src/auth/sasl-client';
 import { GssapiClientMechanism } from '../../src/auth/gssapi-client';
 import { DigestMd5ClientMechanism } from '../../src/auth/digest-md5-client';
+import { decodeDelegationToken, tokenDigestCredentials } from '../../src/auth/delegation-token';
 import { connect } from 'node:net';
 
 const stack = status();
@@ -116,10 +117,10 @@ describe('a router in front of kerberized metastores', () => {
     expect(auditUsers(`create_table: Table(tableName:t1, dbName:${routed},`)).toEqual(['alice']);
   });
 
-  it('refuses delegation-token and master-key calls, which would carry the router\'s rights', async () => {
+  it('refuses a plain client\'s delegation-token and master-key calls, which would carry the router\'s rights', async () => {
     const client = await HmsTestClient.connect(router.port);
     const token = await client.call('get_delegation_token', (w) => { w.fieldBegin(TType.STRING, 1).string('bob').fieldBegin(TType.STRING, 2).string('mallory'); });
-    expect(JSON.stringify(token.result[1])).toMatch(/get_delegation_token refused: metastore 'krb' is kerberized/);
+    expect(JSON.stringify(token.result[1])).toMatch(/get_delegation_token refused: delegation tokens of kerberized metastore 'krb' are handed out through hms-router only to clients that sign in with Kerberos/);
     const keys = await client.call('get_master_keys');
     expect(keys.type).toBe(3); // no declared exception: a TApplicationException with the reason
     expect(String(keys.result[1])).toMatch(/get_master_keys refused/);
@@ -204,6 +205,31 @@ describe('clients that sign in to the router with Kerberos', () => {
     socket.destroy();
     expect(router.logs.some((l) => l.failure === 'gssapi')).toBe(true);
     expect(router.logs.some((l) => l.failure === 'mechanism')).toBe(true);
+  });
+
+  it('hands a signed-in client its own delegation tokens: issued, renewed, usable at the metastore, cancelled', async () => {
+    const alice = ['--kerberos', kdc.principals.alice!, kdc.keytabs.alice!];
+    // Renewer: the router's short name, the principal the router renews with.
+    const got = await javaThroughRouter('unused', [...alice, '--token', 'alice', 'hms-router']);
+    expect(got.code, got.stdout + got.stderr.slice(-1500)).toBe(0);
+    const { token, expiresAt } = JSON.parse(got.stdout.trim()) as { token: string; expiresAt: number };
+    expect(expiresAt).toBeGreaterThan(Date.now());
+    expect(auditUsers('get_delegation_token').at(-1)).toBe(kdc.principals.router);
+    // The token signs alice in at the metastore itself (DIGEST-MD5), as Hive's jobs use it.
+    const creds = tokenDigestCredentials(decodeDelegationToken(token));
+    const direct = await HmsTestClient.connect(stack.metastores.rwKrb.port, 'buffered', 'localhost', undefined,
+      new DigestMd5ClientMechanism({ ...creds, digestUri: 'null/default' }));
+    const marker = dbName('token_direct');
+    await direct.success('create_database', args.createDatabase(marker, `${stack.warehouse}/${marker}.db`));
+    direct.close();
+    expect(auditUsers(`create_database: Database(name:${marker},`)).toEqual(['alice']);
+    // Someone else's token, or a token for someone else: refused with the reason.
+    const forBob = await javaThroughRouter('unused', [...alice, '--token', 'bob', 'hms-router']);
+    expect(forBob.stdout).toMatch(/get_delegation_token refused: alice@HMS\.TEST may only ask for its own delegation tokens \(this one's owner is 'bob'\)/);
+    const cancelled = await javaThroughRouter('unused', [...alice, '--cancel', token]);
+    expect(cancelled.code, cancelled.stdout).toBe(0);
+    await expect(HmsTestClient.connect(stack.metastores.rwKrb.port, 'buffered', 'localhost', undefined,
+      new DigestMd5ClientMechanism({ ...creds, digestUri: 'null/default' }))).rejects.toThrow(/refused SASL DIGEST-MD5|closed the connection/);
   });
 
   it('keeps a signed-in client\'s identity whatever set_ugi says', async () => {

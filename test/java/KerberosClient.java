@@ -5,6 +5,9 @@
 //
 //   java -cp CP test/java/KerberosClient.java --uri thrift://HOST:PORT --db NAME
 //        (--kerberos PRINCIPAL KEYTAB --service hive/_HOST@REALM | --user NAME)
+//        [--token OWNER RENEWER]   instead of creating: get a delegation token and renew it,
+//                                  prints {"ok":true,"token":...,"expiresAt":...}
+//        [--cancel TOKEN]          instead of creating: cancel the token, prints {"ok":true}
 import java.security.PrivilegedExceptionAction;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,6 +26,7 @@ import org.apache.hadoop.security.UserGroupInformation;
 public class KerberosClient {
   public static void main(String[] args) {
     String uri = null, db = null, principal = null, keytab = null, service = null, user = null;
+    String tokenOwner = null, tokenRenewer = null, cancel = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--uri": uri = args[++i]; break;
@@ -30,6 +34,8 @@ public class KerberosClient {
         case "--kerberos": principal = args[++i]; keytab = args[++i]; break;
         case "--service": service = args[++i]; break;
         case "--user": user = args[++i]; break;
+        case "--token": tokenOwner = args[++i]; tokenRenewer = args[++i]; break;
+        case "--cancel": cancel = args[++i]; break;
         default: fail("unknown argument " + args[i]);
       }
     }
@@ -44,6 +50,7 @@ public class KerberosClient {
     MetastoreConf.setLongVar(conf, ConfVars.THRIFT_CONNECTION_RETRIES, 1);
     UserGroupInformation.setConfiguration(conf);
     final String dbName = db;
+    final String owner = tokenOwner, renewer = tokenRenewer, toCancel = cancel;
     try {
       UserGroupInformation ugi = sasl
           ? UserGroupInformation.loginUserFromKeytabAndReturnUGI(principal, keytab)
@@ -51,6 +58,15 @@ public class KerberosClient {
       String out = ugi.doAs((PrivilegedExceptionAction<String>) () -> {
         HiveMetaStoreClient client = new HiveMetaStoreClient(conf);
         try {
+          if (owner != null) {
+            String token = client.getDelegationToken(owner, renewer);
+            long expiresAt = client.renewDelegationToken(token);
+            return "{\"ok\":true,\"token\":" + quote(token) + ",\"expiresAt\":" + expiresAt + "}";
+          }
+          if (toCancel != null) {
+            client.cancelDelegationToken(toCancel);
+            return "{\"ok\":true}";
+          }
           Database d = new Database();
           d.setName(dbName);
           d.setDescription("created by KerberosClient");
