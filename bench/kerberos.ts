@@ -1,9 +1,10 @@
 /**
  * Kerberos cost on the real stack: a client signing in to the kerberized rw metastore itself
- * (SASL GSSAPI, as alice from her keytab) against the same calls through the router, which signs
- * in to that metastore once per pooled connection (its clients speak plain Thrift to it). The
- * plain rw metastore (no SASL) is measured too, for what SASL costs at all. Same run, rounds
- * alternate. Writes bench/results/kerberos.json.
+ * (SASL GSSAPI, as alice from her keytab) against the same client signing in to a kerberized
+ * router (server.authentication kerberos), which signs in to that metastore once per pooled
+ * connection and acts for alice with a delegation token. Also measured: the router with plain
+ * clients, and the plain rw metastore (no SASL), for what SASL costs at all. Same run, rounds
+ * rotate. Writes bench/results/kerberos.json.
  *
  *   npm run bench:kerberos [-- --seconds 5 --rounds 3]
  *
@@ -22,11 +23,13 @@ const SECONDS = numericFlag('--seconds', 5);
 const ROUNDS = numericFlag('--rounds', 3);
 const ROUTER_PORT = 19960;
 const ADMIN_PORT = 19961;
+const KRB_ROUTER_PORT = 19962;
+const KRB_ADMIN_PORT = 19963;
 
 const stack = status();
 const kdc = stack.kdc;
 
-interface Target { readonly name: string; readonly port: number; readonly host: string; readonly sasl: boolean }
+interface Target { readonly name: string; readonly port: number; readonly host: string; readonly sasl: string | null }
 interface Workload { readonly name: string; readonly concurrency: number; readonly connectionPerCall: boolean }
 interface Sample { readonly calls: number; readonly seconds: number; readonly latenciesMs: Float64Array }
 
@@ -37,7 +40,7 @@ process.env.KRB5CCNAME = `MEMORY:bench-kerberos-${process.pid}`;
 
 function connect(t: Target): Promise<HmsTestClient> {
   return HmsTestClient.connect(t.port, 'buffered', t.host, undefined,
-    t.sasl ? new GssapiClientMechanism(stack.metastorePrincipal, kdc.principals.alice) : undefined);
+    t.sasl !== null ? new GssapiClientMechanism(t.sasl, kdc.principals.alice) : undefined);
 }
 
 async function run(t: Target, w: Workload, seconds: number): Promise<Sample> {
@@ -66,9 +69,9 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 
 async function main(): Promise<void> {
   if (!stack.running) throw new Error("the local stack is not running; start it with 'npm run stack -- up'");
-  const router = await startRouterProcess('kerberos', [
-    `server: { host: 127.0.0.1, port: ${ROUTER_PORT} }`,
-    `admin: { port: ${ADMIN_PORT} }`,
+  const routerConfig = (name: string, port: number, admin: number, authentication: 'none' | 'kerberos') => startRouterProcess(name, [
+    `server: { host: 127.0.0.1, port: ${port}, authentication: ${authentication} }`,
+    `admin: { port: ${admin} }`,
     'log: { level: warn }',
     `kerberos: { principal: "${kdc.principals.router}", keytab: "${kdc.keytabs.router}", krb5Conf: "${kdc.krb5Conf}" }`,
     'metastores:',
@@ -77,12 +80,16 @@ async function main(): Promise<void> {
     '    authentication: { type: kerberos, principal: "hive/_HOST@HMS.TEST" }',
     '    pool: { minIdle: 16, max: 128 }',
     'defaultMetastore: krb',
-  ], ADMIN_PORT);
+  ], admin);
+  const router = await routerConfig('kerberos-plain-clients', ROUTER_PORT, ADMIN_PORT, 'none');
+  const krbRouter = await routerConfig('kerberos-kerberized-clients', KRB_ROUTER_PORT, KRB_ADMIN_PORT, 'kerberos');
   const targets: Target[] = [
-    { name: 'direct kerberized', port: stack.metastores.rwKrb.port, host: 'localhost', sasl: true },
-    { name: 'router to kerberized', port: ROUTER_PORT, host: '127.0.0.1', sasl: false },
-    { name: 'direct plain (reference)', port: stack.metastores.rw.port, host: '127.0.0.1', sasl: false },
+    { name: 'direct kerberized', port: stack.metastores.rwKrb.port, host: 'localhost', sasl: stack.metastorePrincipal },
+    { name: 'router kerberized', port: KRB_ROUTER_PORT, host: 'localhost', sasl: kdc.principals.router! },
+    { name: 'router, plain clients', port: ROUTER_PORT, host: '127.0.0.1', sasl: null },
+    { name: 'direct plain (reference)', port: stack.metastores.rw.port, host: '127.0.0.1', sasl: null },
   ];
+  const routerPids = new Map([[KRB_ROUTER_PORT, krbRouter.pid!], [ROUTER_PORT, router.pid!]]);
   const workloads: Workload[] = [
     { name: 'get_database x1', concurrency: 1, connectionPerCall: false },
     { name: 'get_database x16', concurrency: 16, connectionPerCall: false },
@@ -97,9 +104,10 @@ async function main(): Promise<void> {
       for (let r = 0; r < ROUNDS; r++) {
         // order rotates per round, so no system always runs first
         for (const t of [...targets.slice(r % targets.length), ...targets.slice(0, r % targets.length)]) {
-          const cpu0 = cpuMs(router.pid!);
+          const pid = routerPids.get(t.port);
+          const cpu0 = pid === undefined ? 0 : cpuMs(pid);
           samples.get(t.name)!.push(await run(t, w, SECONDS));
-          if (t.port === ROUTER_PORT) routerCpu += cpuMs(router.pid!) - cpu0;
+          if (t.port === KRB_ROUTER_PORT) routerCpu += cpuMs(pid!) - cpu0;
         }
       }
       const summary = Object.fromEntries(targets.map((t) => {
@@ -110,8 +118,8 @@ async function main(): Promise<void> {
         }];
       }));
       const direct = summary['direct kerberized']!;
-      const viaRouter = summary['router to kerberized']!;
-      const routerCalls = samples.get('router to kerberized')!.reduce((n, s) => n + s.calls, 0);
+      const viaRouter = summary['router kerberized']!;
+      const routerCalls = samples.get('router kerberized')!.reduce((n, s) => n + s.calls, 0);
       const row = {
         workload: w.name, concurrency: w.concurrency, connectionPerCall: w.connectionPerCall, systems: summary,
         routerOverDirectThroughput: +(viaRouter.throughputPerSec / direct.throughputPerSec).toFixed(2),
@@ -124,7 +132,7 @@ async function main(): Promise<void> {
     const report = {
       benchmark: 'kerberos', date: new Date().toISOString(), command: 'npm run bench:kerberos', hiveVersion: stack.hiveVersion,
       secondsPerRun: SECONDS, rounds: ROUNDS, machine: machineInfo(),
-      note: 'direct clients sign in with SASL GSSAPI as alice; the router\'s clients speak plain Thrift and the router signs in to the metastore as hms-router once per pooled connection',
+      note: 'every client signs in with SASL GSSAPI as alice (direct: to hive/localhost; router kerberized: to hms-router/localhost, which acts for alice with a delegation token on pooled DIGEST-MD5 connections); router, plain clients: no client sign-in, the router acts as itself; ratios are router kerberized / direct kerberized',
       results,
     };
     mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
@@ -132,6 +140,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
     await stopRouterProcess(router);
+    await stopRouterProcess(krbRouter);
   }
 }
 
