@@ -4,9 +4,14 @@
 # The config must set admin.host 0.0.0.0 for the published admin port (and the HEALTHCHECK, which
 # reads admin port HMS_ROUTER_ADMIN_PORT, 9090 by default, on 127.0.0.1 inside the container).
 
+# The Kerberos bindings (the kerberos package, native/gssapi-acceptor) compile at npm ci against
+# Debian's MIT Kerberos headers; prebuild-install must not try a download.
 FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libkrb5-dev python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_build_from_source=true
 WORKDIR /src
 COPY package.json package-lock.json ./
+COPY native native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/copy-assets.mjs scripts/
@@ -16,15 +21,22 @@ COPY src src
 RUN npm run build
 
 FROM node:20-bookworm-slim AS deps
+RUN apt-get update && apt-get install -y --no-install-recommends libkrb5-dev python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_build_from_source=true
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native native
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
+# MIT's GSSAPI library the bindings link against (a keytab and krb5.conf are mounted by the operator).
+RUN apt-get update && apt-get install -y --no-install-recommends libgssapi-krb5-2 && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production HMS_ROUTER_ADMIN_PORT=9090
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules node_modules
+# node_modules/gssapi-acceptor links here
+COPY --from=deps /app/native native
 COPY --from=build /src/dist/src dist/src
 # The image's own non-root user (uid 1000).
 USER node
