@@ -320,14 +320,24 @@ describe('credentials that do not work', () => {
 });
 
 describe('secrets', () => {
-  it('shows no keytab content, ticket or delegation token in any log line or admin reply', async () => {
-    const router = await startTestRouter({ ...kerberizedConfig(), log: { level: 'trace' } });
+  it.each(['none', 'kerberos'] as const)('shows no keytab content, ticket or delegation token in any log line or admin reply (client side %s)', async (clientSide) => {
+    const router = await startTestRouter({ ...kerberizedConfig(), log: { level: 'trace' },
+      server: { port: 0, host: '127.0.0.1', drainTimeoutMs: 5000, authentication: clientSide } });
     try {
-      const alice = await HmsTestClient.connect(router.port);
-      await alice.success('set_ugi', args.setUgi('alice', []));
-      await alice.success('get_all_databases');
-      await alice.call('get_database', args.name('no_such_database'));
-      alice.close();
+      // A caller acting through a token (plain side: set_ugi; kerberized side: signed in as the
+      // router's principal, the one this test process holds), a failed call, a refused sign-in.
+      const client = clientSide === 'none'
+        ? await HmsTestClient.connect(router.port)
+        : await HmsTestClient.connect(router.port, 'buffered', 'localhost', undefined, new GssapiClientMechanism('hms-router/localhost@HMS.TEST', kdc.principals.router));
+      if (clientSide === 'none') await client.success('set_ugi', args.setUgi('alice', []));
+      await client.success('get_all_databases');
+      await client.call('get_database', args.name('no_such_database'));
+      client.close();
+      if (clientSide === 'kerberos') {
+        const plain = await HmsTestClient.connect(router.port);
+        await plain.call('get_all_databases');
+        plain.close();
+      }
       const admin = (path: string) => fetch(`http://127.0.0.1:${router.adminPort}${path}`).then((r) => r.text());
       const bodies = await Promise.all(['/backends', '/routing', '/stats', '/metrics', '/status'].map(admin));
       const keytab = readFileSync(kdc.keytabs.router!);
