@@ -9,8 +9,8 @@
  * Part of `npm run test:e2e`; HMS_E2E_ENGINES=trino (or presto) runs one engine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { auditUsers as auditLogUsers } from '../support/metastore-audit';
 import { status } from '../../stack/stack';
 import { REPO_ROOT } from '../../stack/layout';
 import { kerberosJvmFlags } from '../../stack/hive';
@@ -47,12 +47,7 @@ function routerConfig() {
 
 /** The users the kerberized primary's audit log names for commands mentioning `needle`. */
 function auditUsers(needle: string): string[] {
-  const users: string[] = [];
-  for (const line of readFileSync(status().metastores.rwKrb.log, 'utf8').split('\n')) {
-    const m = /audit: ugi=(\S+)\s+ip=\S+\s+cmd=(.*)$/.exec(line);
-    if (m && m[2]!.includes(needle)) users.push(m[1]!);
-  }
-  return users;
+  return auditLogUsers(status().metastores.rwKrb.log, needle);
 }
 
 describe.each(ENGINES)('%s through a kerberized router to kerberized metastores', (engineName) => {

@@ -10,6 +10,7 @@ import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditUsers as auditLogUsers } from '../support/metastore-audit';
 import { status, up } from '../../stack/stack';
 import { stackLayout } from '../../stack/layout';
 import { kdcFiles, rekey } from '../../stack/kdc';
@@ -49,15 +50,9 @@ function kerberizedConfig(as: Principal = 'router', keytab = kdc.keytabs[as]!, e
   };
 }
 
-/** The users the kerberized primary's audit log names for `cmd` lines mentioning `needle`. */
+/** The users the kerberized primary's audit log names for commands mentioning `needle`. */
 function auditUsers(needle: string): string[] {
-  const log = readFileSync(status().metastores.rwKrb.log, 'utf8');
-  const users: string[] = [];
-  for (const line of log.split('\n')) {
-    const m = /audit: ugi=(\S+)\s+ip=\S+\s+cmd=(.*)$/.exec(line);
-    if (m && m[2]!.includes(needle)) users.push(m[1]!);
-  }
-  return users;
+  return auditLogUsers(status().metastores.rwKrb.log, needle);
 }
 
 const created: string[] = [];
