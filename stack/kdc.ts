@@ -169,8 +169,10 @@ export function prepareKdc(layout: KdcLayout): KdcFiles {
   writeFileSync(files.krb5Conf, krb5Conf(layout.port));
   writeFileSync(files.kdcConf, kdcConf(layout));
   writeFileSync(join(layout.dir, 'kadm5.acl'), `*/admin@${REALM} *\n`);
+  // The database is made again when the principals the stack needs changed since it was made.
   const marker = join(layout.dir, 'principals.done');
-  if (existsSync(marker)) return files;
+  const wanted = JSON.stringify(PRINCIPALS);
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === wanted) return files;
   rmSync(join(layout.dir, 'principal'), { force: true });
   for (const f of ['principal.kadm5', 'principal.kadm5.lock', 'principal.ok', 'stash']) rmSync(join(layout.dir, f), { force: true });
   // The master password only protects the database on disk; the stash file holds it for krb5kdc.
@@ -183,7 +185,7 @@ export function prepareKdc(layout: KdcLayout): KdcFiles {
     rmSync(keytab, { force: true });
     kadmin(files, `ktadd -k ${keytab} -norandkey ${p.name}`);
   }
-  writeFileSync(marker, `${new Date().toISOString()}\n`);
+  writeFileSync(marker, `${wanted}\n`);
   return files;
 }
 
