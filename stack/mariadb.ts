@@ -31,6 +31,18 @@ export function mariadbdOutFile(spec: MariadbSpec): string {
   return join(spec.dir, 'mariadbd.out');
 }
 
+/**
+ * The server's own temporary directory. Every mariadbd, the bootstrap one inside install-db too,
+ * deletes all "#sql*" files in its tmpdir as it starts (checked: files put in /tmp were gone after one
+ * install-db). With the default /tmp shared by the stack's servers and the host's own, a server
+ * starting beside an install deleted the bootstrap's temporary table: one install-db in about fifty
+ * failed under load ("ERROR: 1017 Can't find file: '/tmp/#sql-temptable-...MAI'", then "Aborting"),
+ * as CI's replica did; none in 160 with a tmpdir each.
+ */
+export function mariadbTmpDir(spec: MariadbSpec): string {
+  return join(spec.dir, 'tmp');
+}
+
 /** Everything mariadb-install-db printed, one timestamped section per attempt; kept after success. */
 export function installDbLogFile(spec: MariadbSpec): string {
   return join(spec.dir, 'install-db.log');
@@ -65,6 +77,7 @@ function serverArgs(spec: MariadbSpec): string[] {
     `--socket=${join(spec.dir, 'mysqld.sock')}`,
     `--pid-file=${join(spec.dir, 'mysqld.pid')}`,
     `--log-error=${mariadbLogFile(spec)}`,
+    `--tmpdir=${mariadbTmpDir(spec)}`,
     `--server-id=${spec.serverId}`,
     '--skip-name-resolve',
     '--character-set-server=latin1',
@@ -104,6 +117,16 @@ export interface InitDataDirOptions {
 const CRASH_BANNER = /got signal \d+|Fatal signal \d+/i;
 
 /**
+ * The bootstrap losing one of its own temporary tables to another server's start-up clean-up (see
+ * mariadbTmpDir). Each server now has its own tmpdir; should it still happen, it is retried once.
+ */
+const LOST_TEMP_TABLE = /ERROR: 1017 .*#sql-temptable/;
+
+/** mariadbd's closing line after any fatal error: it says nothing about the cause. */
+const ABORTING = /\[ERROR\] Aborting\s*$/;
+
+
+/**
  * Written by mariadb-install-db as its last step, only when the system tables were made; a data dir
  * without it is what a crashed or killed install left behind.
  */
@@ -111,8 +134,9 @@ const INSTALLED_MARKER = 'mysql_upgrade_info';
 
 /**
  * Creates the data dir on first use. mariadb-install-db's whole output goes to installDbLogFile; a
- * failure throws naming the exit code or signal, the telling line and that file. A crash (a signal,
- * or mariadbd's crash banner in the output) removes the half-made data dir and is retried once.
+ * failure prints that output, then throws naming the exit code or signal, the telling line and that
+ * file. A known transient failure (a signal, mariadbd's crash banner, a lost temporary table) removes
+ * the half-made data dir and is retried once.
  */
 export function initDataDir(spec: MariadbSpec, options: InitDataDirOptions = {}): void {
   const dataDir = join(spec.dir, 'data');
@@ -125,8 +149,9 @@ export function initDataDir(spec: MariadbSpec, options: InitDataDirOptions = {})
   }
   const first = runInstallDb(spec, options, 1);
   if (first === null) return;
-  if (!first.crashed) throw installError(spec, first, logFile);
-  log(`mariadb-install-db for the ${spec.role} server failed (${first.summary}); retrying once (transient crash, see ${logFile})`);
+  if (!first.transient) throw installError(spec, first, logFile);
+  log(`mariadb-install-db for the ${spec.role} server failed (${first.summary}: ${first.tellingLine}); `
+    + `retrying once (a known transient failure; its output is above and in ${logFile})`);
   const second = runInstallDb(spec, options, 2);
   if (second === null) return;
   throw installError(spec, second, logFile, first);
@@ -136,7 +161,8 @@ interface InstallFailure {
   /** "exit code 1" or "signal SIGSEGV" or "timed out after 300 s". */
   readonly summary: string;
   readonly tellingLine: string;
-  readonly crashed: boolean;
+  /** A crash or a lost temporary table: worth one more try on a fresh data dir. */
+  readonly transient: boolean;
 }
 
 /** One attempt on an empty data dir; null when it succeeded, else why it failed (data dir removed). */
@@ -145,10 +171,12 @@ function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, attempt: n
   const logFile = installDbLogFile(spec);
   const command = options.installDb ?? INSTALL_DB;
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const args = ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal',
-    '--skip-test-db', '--skip-name-resolve'];
+  // install-db hands --tmpdir on to its bootstrap server.
+  const args = ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${mariadbTmpDir(spec)}`,
+    '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'];
   if (process.getuid?.() === 0) args.push('--user=root');
   mkdirSync(dataDir, { recursive: true });
+  mkdirSync(mariadbTmpDir(spec), { recursive: true });
   appendFileSync(logFile, `==== ${new Date().toISOString()} attempt ${attempt} of 2: ${command} ${args.join(' ')}\n`);
   const from = statSync(logFile).size;
   // Output straight into the file: nothing is cut, and a crash cannot lose what was printed.
@@ -163,36 +191,45 @@ function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, attempt: n
   const timedOut = (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   let failure: InstallFailure | null = null;
   if (res.error !== undefined && !timedOut) {
-    failure = { summary: `could not run ${command}: ${res.error.message}`, tellingLine: '', crashed: false };
+    failure = { summary: `could not run ${command}: ${res.error.message}`, tellingLine: '', transient: false };
   } else if (timedOut) {
-    failure = { summary: `timed out after ${timeoutMs / 1000} s (killed)`, tellingLine: tellingLine(output), crashed: false };
+    failure = { summary: `timed out after ${timeoutMs / 1000} s (killed)`, tellingLine: tellingLine(output), transient: false };
   } else if (res.signal !== null) {
-    failure = { summary: `signal ${res.signal}`, tellingLine: tellingLine(output), crashed: true };
+    failure = { summary: `signal ${res.signal}`, tellingLine: tellingLine(output), transient: true };
   } else if (res.status !== 0) {
-    failure = { summary: `exit code ${res.status}`, tellingLine: tellingLine(output), crashed: CRASH_BANNER.test(output) };
+    failure = { summary: `exit code ${res.status}`, tellingLine: tellingLine(output),
+      transient: CRASH_BANNER.test(output) || LOST_TEMP_TABLE.test(output) };
   } else if (!existsSync(join(dataDir, INSTALLED_MARKER))) {
-    failure = { summary: `exit code 0 without ${join(dataDir, INSTALLED_MARKER)}`, tellingLine: tellingLine(output), crashed: false };
+    failure = { summary: `exit code 0 without ${join(dataDir, INSTALLED_MARKER)}`, tellingLine: tellingLine(output), transient: false };
   }
   appendFileSync(logFile, `==== attempt ${attempt}: ${failure === null ? 'ok' : failure.summary}\n`);
+  // Printed too: a CI run keeps its console, not the clone's .work/stack.
+  if (failure !== null) {
+    const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
+    log(`mariadb-install-db for the ${spec.role} server, attempt ${attempt}, printed:`);
+    for (const line of output.split('\n').filter((l) => l.trim() !== '')) log(`  | ${line}`);
+  }
   // A half-made data dir would pass for a made one on the next start (it has mysql/ already).
   if (failure !== null) rmSync(dataDir, { recursive: true, force: true });
   return failure;
 }
 
 /**
- * The line that says what went wrong: mariadbd's first [ERROR], else the crash banner or a line
- * saying something failed, else the last line printed. (install-db's own closing advice is generic.)
+ * The line that says what went wrong: mariadbd's first [ERROR] or bootstrap SQL error ("ERROR: 1017
+ * ..."), never its closing "[ERROR] Aborting"; else the crash banner or a line saying something
+ * failed, else the last line printed. (install-db's own closing advice is generic.)
  */
 export function tellingLine(output: string): string {
   const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return lines.find((l) => l.includes('[ERROR]'))
+  return lines.find((l) => (l.includes('[ERROR]') && !ABORTING.test(l)) || /^ERROR: \d+/.test(l))
+    ?? lines.find((l) => l.includes('[ERROR]'))
     ?? lines.find((l) => CRASH_BANNER.test(l) || /failed|error|cannot|can't/i.test(l))
     ?? lines.at(-1) ?? '(no output)';
 }
 
 function installError(spec: MariadbSpec, failure: InstallFailure, logFile: string, earlier?: InstallFailure): Error {
   const said = failure.tellingLine === '' ? '' : `: ${failure.tellingLine}`;
-  const retried = earlier === undefined ? '' : ` (retried once after a crash: ${earlier.summary})`;
+  const retried = earlier === undefined ? '' : ` (retried once after a known transient failure: ${earlier.summary})`;
   return new Error(`mariadb-install-db failed for the ${spec.role} server in ${join(spec.dir, 'data')} with `
     + `${failure.summary}${said}${retried}; its whole output is in ${logFile}. Fix what it names, then start again `
     + `(the half-made data dir was removed)`);
@@ -202,6 +239,7 @@ function installError(spec: MariadbSpec, failure: InstallFailure, logFile: strin
 export async function startMariadb(spec: MariadbSpec): Promise<number> {
   mkdirSync(spec.dir, { recursive: true });
   initDataDir(spec);
+  mkdirSync(mariadbTmpDir(spec), { recursive: true });
   const logFile = mariadbLogFile(spec);
   const { pid } = spawnDetached(MARIADBD, serverArgs(spec), mariadbdOutFile(spec));
   const what = `MariaDB ${spec.role} server (port ${spec.port})`;
