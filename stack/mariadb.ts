@@ -125,7 +125,6 @@ const LOST_TEMP_TABLE = /ERROR: 1017 .*#sql-temptable/;
 /** mariadbd's closing line after any fatal error: it says nothing about the cause. */
 const ABORTING = /\[ERROR\] Aborting\s*$/;
 
-
 /**
  * Written by mariadb-install-db as its last step, only when the system tables were made; a data dir
  * without it is what a crashed or killed install left behind.
@@ -147,12 +146,12 @@ export function initDataDir(spec: MariadbSpec, options: InitDataDirOptions = {})
     log(`mariadb ${spec.role}: ${dataDir} has no ${INSTALLED_MARKER} (an install that did not finish); making it again`);
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const first = runInstallDb(spec, options, 1);
+  const first = runInstallDb(spec, options, log, 1);
   if (first === null) return;
   if (!first.transient) throw installError(spec, first, logFile);
   log(`mariadb-install-db for the ${spec.role} server failed (${first.summary}: ${first.tellingLine}); `
     + `retrying once (a known transient failure; its output is above and in ${logFile})`);
-  const second = runInstallDb(spec, options, 2);
+  const second = runInstallDb(spec, options, log, 2);
   if (second === null) return;
   throw installError(spec, second, logFile, first);
 }
@@ -166,7 +165,8 @@ interface InstallFailure {
 }
 
 /** One attempt on an empty data dir; null when it succeeded, else why it failed (data dir removed). */
-function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, attempt: number): InstallFailure | null {
+function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, log: (line: string) => void,
+  attempt: number): InstallFailure | null {
   const dataDir = join(spec.dir, 'data');
   const logFile = installDbLogFile(spec);
   const command = options.installDb ?? INSTALL_DB;
@@ -205,7 +205,6 @@ function runInstallDb(spec: MariadbSpec, options: InitDataDirOptions, attempt: n
   appendFileSync(logFile, `==== attempt ${attempt}: ${failure === null ? 'ok' : failure.summary}\n`);
   // Printed too: a CI run keeps its console, not the clone's .work/stack.
   if (failure !== null) {
-    const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
     log(`mariadb-install-db for the ${spec.role} server, attempt ${attempt}, printed:`);
     for (const line of output.split('\n').filter((l) => l.trim() !== '')) log(`  | ${line}`);
   }
@@ -237,9 +236,9 @@ function installError(spec: MariadbSpec, failure: InstallFailure, logFile: strin
 
 /** Starts the server and resolves once it answers a query as root. */
 export async function startMariadb(spec: MariadbSpec): Promise<number> {
-  mkdirSync(spec.dir, { recursive: true });
-  initDataDir(spec);
+  // spec.dir and its tmp/ (a data dir made by an older stack has no tmp/ yet).
   mkdirSync(mariadbTmpDir(spec), { recursive: true });
+  initDataDir(spec);
   const logFile = mariadbLogFile(spec);
   const { pid } = spawnDetached(MARIADBD, serverArgs(spec), mariadbdOutFile(spec));
   const what = `MariaDB ${spec.role} server (port ${spec.port})`;
