@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../stack/layout';
  * `fromSource` runs src/cli.ts through tsx (no build needed; the pid is still the router's own).
  */
 export async function startRouterProcess(name: string, configLines: readonly string[], adminPort: number,
-  options: { fromSource?: boolean; onStderr?: (text: string) => void } = {}): Promise<ChildProcess> {
+  options: { fromSource?: boolean; onStderr?: (text: string) => void; nodeArgs?: readonly string[] } = {}): Promise<ChildProcess> {
   // Benchmarks measure the built router (what `npm start` runs). From source, tsx compiles each
   // module alone, so imported enums and functions are reached through getters: slower.
   const dir = join(REPO_ROOT, '.work', 'bench');
@@ -21,7 +21,8 @@ export async function startRouterProcess(name: string, configLines: readonly str
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, configLines.join('\n'));
   const entry = options.fromSource ? ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts')] : [join(REPO_ROOT, 'dist', 'src', 'cli.js')];
-  const child = spawn(process.execPath, [...entry, '--config', file],
+  // nodeArgs: e.g. --cpu-prof (a profile of the router under a benchmark's load).
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, '--config', file],
     { stdio: ['ignore', 'ignore', options.onStderr === undefined ? 'inherit' : 'pipe'], cwd: REPO_ROOT });
   // Its error output, when the caller keeps it (a crash's stack trace, for a report).
   child.stderr?.on('data', (chunk: Buffer) => options.onStderr?.(chunk.toString()));
