@@ -3,8 +3,25 @@
  * config, never from unbounded client input (unknown method names are capped).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HistogramSeries, InPlaceHistogram } from './in-place-histogram';
 
 const MAX_UNKNOWN_METHOD_LABELS = 100;
+
+interface CallSeries {
+  readonly labels: { method: string; kind: string; metastore: string; role: string; outcome: string };
+  /** Calls counted since the counter was last read. */
+  pending: number;
+  readonly duration: HistogramSeries;
+}
+
+function getOrMake<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = map.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(key, inner);
+  }
+  return inner;
+}
 
 export class RouterMetrics {
   readonly registry = new Registry();
@@ -14,12 +31,14 @@ export class RouterMetrics {
     help: 'Calls answered, by method, method kind, metastore, backend role and outcome (ok, error, router_error, throttled).',
     labelNames: ['method', 'kind', 'metastore', 'role', 'outcome'] as const,
     registers: [this.registry],
+    // recordCall counts in place; the counter gets the calls since its last read.
+    collect: () => this.flushCallCounts(),
   });
 
-  readonly callDuration = new Histogram({
+  readonly callDuration = new InPlaceHistogram({
     name: 'hms_router_call_duration_seconds',
     help: 'Time from a complete request to the reply handed to the client socket, by method kind, metastore and role.',
-    labelNames: ['kind', 'metastore', 'role'] as const,
+    labelNames: ['kind', 'metastore', 'role'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });
@@ -246,22 +265,41 @@ export class RouterMetrics {
   });
 
   private readonly unknownSeen = new Set<string>();
-  /** Label children by label values: the per-call path skips prom-client's label hashing. */
-  private readonly callChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  /**
+   * The per-call series by method, kind, metastore, role and outcome (nested maps: no key string
+   * built per call, no label object hashed): a count not yet added to `calls`, and the duration
+   * series. prom-client hashes and validates the labels on every inc, even through labels().
+   */
+  private readonly callSeries = new Map<string, Map<string, Map<string, Map<string, Map<string, CallSeries>>>>>();
+  private readonly dirtyCallSeries: CallSeries[] = [];
 
   /** Counts one answered call and its duration. */
   recordCall(method: string, kind: string, metastore: string, role: string, outcome: string, seconds: number): void {
-    const key = `${method}\u0000${kind}\u0000${metastore}\u0000${role}\u0000${outcome}`;
-    let child = this.callChildren.get(key);
-    if (child === undefined) {
-      child = {
-        count: this.calls.labels({ method, kind, metastore, role, outcome }),
-        duration: this.callDuration.labels({ kind, metastore, role }),
-      };
-      this.callChildren.set(key, child);
+    const series = this.callSeriesOf(method, kind, metastore, role, outcome);
+    if (series.pending === 0) this.dirtyCallSeries.push(series);
+    series.pending += 1;
+    series.duration.observe(seconds);
+  }
+
+  private callSeriesOf(method: string, kind: string, metastore: string, role: string, outcome: string): CallSeries {
+    const byKind = getOrMake(this.callSeries, method);
+    const byMetastore = getOrMake(byKind, kind);
+    const byRole = getOrMake(byMetastore, metastore);
+    const byOutcome = getOrMake(byRole, role);
+    let series = byOutcome.get(outcome);
+    if (series === undefined) {
+      series = { labels: { method, kind, metastore, role, outcome }, pending: 0, duration: this.callDuration.child({ kind, metastore, role }) };
+      byOutcome.set(outcome, series);
     }
-    child.count.inc();
-    child.duration.observe(seconds);
+    return series;
+  }
+
+  private flushCallCounts(): void {
+    for (const series of this.dirtyCallSeries) {
+      this.calls.inc(series.labels, series.pending);
+      series.pending = 0;
+    }
+    this.dirtyCallSeries.length = 0;
   }
 
   constructor() {
