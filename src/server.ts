@@ -8,7 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouterConfig } from './config/schema';
 import { RouterMetrics } from './admin/metrics';
-import { startAdminServer } from './admin/http';
+import { adminMetricsOf, AdminState, startAdminServer } from './admin/http';
 import { BackendsViewBuilder, SAMPLE_INTERVAL_MS } from './admin/backends-view';
 import { MetastoreBackends } from './backends/metastore-backends';
 import { CallHandler } from './proxy/call-handler';
@@ -17,16 +17,22 @@ import { ConsistencyRouter } from './consistency/consistency-router';
 import { routingMapOf } from './config/load';
 import { HealthProber } from './backends/health-prober';
 import { FlowControl } from './flow/flow-control';
-import { RoutingMapReloader } from './routing/map-reloader';
+import { ReloadSource, RoutingMapReloader } from './routing/map-reloader';
 import { RouterCredentials } from './auth/router-credentials';
 import { negotiateSaslServer } from './auth/sasl-server';
 
 export interface RunningRouter {
   readonly port: number;
-  readonly adminPort: number;
+  /** null when started with adminServer: false (a cluster worker: the primary serves the admin port). */
+  readonly adminPort: number | null;
   readonly metrics: RouterMetrics;
-  /** Re-reads the config file's routing map (what SIGHUP and POST /routing/reload do). */
-  reloadRouting(): ReturnType<RoutingMapReloader['reload']>;
+  /** What the admin endpoints read (a cluster worker answers the primary's questions from it). */
+  readonly adminState: AdminState;
+  /**
+   * Re-reads the config file's routing map (what SIGHUP and POST /routing/reload do); `text`: the
+   * file's content, already read.
+   */
+  reloadRouting(source?: ReloadSource, text?: string): ReturnType<RoutingMapReloader['reload']>;
   /** Stops accepting, lets calls in flight finish (up to drainTimeoutMs), closes everything. */
   close(): Promise<void>;
 }
@@ -35,6 +41,8 @@ export interface StartOptions {
   /** The config file, re-read for routing map reloads (and watched unless watchConfig is false). */
   readonly configPath?: string;
   readonly watchConfig?: boolean;
+  /** false: no admin HTTP server (cluster workers; the primary serves it). Default true. */
+  readonly adminServer?: boolean;
 }
 
 export async function startRouter(config: RouterConfig, log: Logger, options: StartOptions = {}): Promise<RunningRouter> {
@@ -91,7 +99,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     consistency: (name) => consistency.get(name),
   });
   const backendsSampler = setInterval(() => backendsView.observe(), SAMPLE_INTERVAL_MS).unref();
-  const admin: HttpServer = await startAdminServer(config.admin.host, config.admin.port, metrics, {
+  const adminState: AdminState = {
     accepting: () => accepting,
     routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source,
       batching: Object.fromEntries(handler.batchingPolicies) }),
@@ -105,7 +113,8 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
       }
       return null;
     },
-  }, log).catch(async (err) => {
+  };
+  const admin: HttpServer | null = options.adminServer === false ? null : await startAdminServer(config.admin.host, config.admin.port, adminMetricsOf(metrics), adminState, log).catch(async (err) => {
     clearInterval(backendsSampler);
     reloader.close();
     flowControl.close();
@@ -115,7 +124,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     await Promise.all([...consistency.values()].map((c) => c.close()));
     throw err;
   });
-  const adminPort = (admin.address() as AddressInfo).port;
+  const adminPort = admin === null ? null : (admin.address() as AddressInfo).port;
   log.info({ port, adminPort, metastores: Object.keys(config.metastores), defaultMetastore: config.defaultMetastore }, 'hms-router listening');
 
   let closing: Promise<void> | null = null;
@@ -135,11 +144,13 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
       await stopped;
       await backends.close();
       await Promise.all([...consistency.values()].map((c) => c.close()));
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
-      admin.closeAllConnections();
+      if (admin !== null) {
+        await new Promise<void>((resolve) => admin.close(() => resolve()));
+        admin.closeAllConnections();
+      }
       log.info('hms-router stopped');
     })();
     return closing;
   };
-  return { port, adminPort, metrics, close, reloadRouting: () => reloader.reload('sighup') };
+  return { port, adminPort, metrics, adminState, close, reloadRouting: (source = 'sighup', text) => reloader.reload(source, text) };
 }

@@ -31,10 +31,21 @@ interface Mutable {
   reads: { primary: number; replica: number };
 }
 
+/** One sample of hms_router_calls_total, as prom-client's get() lists them. */
+export interface CallSample {
+  readonly labels: Readonly<Record<string, string | number | undefined>>;
+  readonly value: number;
+}
+
 export async function callStats(metrics: RouterMetrics, now: () => number = Date.now): Promise<CallStats> {
   const [calls, connections] = await Promise.all([metrics.calls.get(), metrics.clientConnections.get()]);
+  return callStatsOf(calls.values, connections.values[0]?.value ?? 0, now);
+}
+
+/** The stats from the counter's samples (one process's, or the cluster's summed over workers). */
+export function callStatsOf(calls: readonly CallSample[], clientConnections: number, now: () => number = Date.now): CallStats {
   const metastores: Record<string, Mutable> = {};
-  for (const { labels, value } of calls.values) {
+  for (const { labels, value } of calls) {
     const name = String(labels.metastore ?? '?');
     const m = metastores[name] ??= { calls: 0, byOutcome: {}, byRole: {}, reads: { primary: 0, replica: 0 } };
     const outcome = String(labels.outcome ?? '?');
@@ -45,5 +56,5 @@ export async function callStats(metrics: RouterMetrics, now: () => number = Date
     if (labels.kind === 'read' && (role === 'primary' || role === 'replica')) m.reads[role] += value;
   }
   const atMs = now();
-  return { at: new Date(atMs).toISOString(), atMs, clientConnections: connections.values[0]?.value ?? 0, metastores };
+  return { at: new Date(atMs).toISOString(), atMs, clientConnections, metastores };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RouterMetrics } from './metrics';
 import type { BackendsView } from './backends-view';
-import { callStats } from './call-stats';
+import { callStats, CallStats } from './call-stats';
 
 /**
  * The status page: one static HTML file with its script and styles inline. It sits beside this
@@ -26,22 +26,49 @@ const STATUS_PAGE_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
+type Awaitable<T> = T | Promise<T>;
+
+/** POST /routing/reload's answer (with several workers, `workers` holds each one's). */
+export type ReloadOutcome = { ok: true; version: string; changed: boolean; workers?: unknown } | { ok: false; problems: string[]; workers?: unknown };
+
+/**
+ * What the admin endpoints read. A single router answers from its own objects; the cluster
+ * primary (src/cluster/primary.ts) answers by asking its workers, hence the promises.
+ */
 export interface AdminState {
   /** True while the Thrift port accepts connections (false while draining). */
   accepting(): boolean;
   /** Why the router is not ready, or null when it is. */
-  notReadyReason(): string | null;
+  notReadyReason(): Awaitable<string | null>;
   /** The active routing map and batching settings for GET /routing. */
-  routing(): { version: string; loadedAt: string; map: unknown; batching: unknown };
+  routing(): Awaitable<{ version: string; loadedAt: string; map: unknown; batching: unknown }>;
   /** GET /backends: every metastore's endpoints, replicas, health, lag and pool usage. */
-  backends(): BackendsView;
+  backends(): Awaitable<BackendsView>;
   /** POST /routing/reload: re-read the config file's routing map. */
-  reloadRouting(): { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
+  reloadRouting(): Awaitable<ReloadOutcome>;
   /** The bearer token mutating endpoints need; undefined disables them. Never logged or shown. */
   readonly adminToken: string | undefined;
 }
 
-export function startAdminServer(host: string, port: number, metrics: RouterMetrics, state: AdminState, log: Logger): Promise<Server> {
+/** Where /metrics and /stats come from: one process's registry, or the cluster's aggregate. */
+export interface AdminMetrics {
+  /** The /metrics body, Prometheus text format. */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+  /** GET /stats. */
+  stats(): Promise<CallStats>;
+}
+
+/** One process's metrics, as the admin server reads them. */
+export function adminMetricsOf(metrics: RouterMetrics): AdminMetrics {
+  return {
+    scrape: () => metrics.registry.metrics(),
+    contentType: metrics.registry.contentType,
+    stats: () => callStats(metrics),
+  };
+}
+
+export function startAdminServer(host: string, port: number, metrics: AdminMetrics, state: AdminState, log: Logger): Promise<Server> {
   let statusPage: string;
   try {
     statusPage = readFileSync(STATUS_PAGE_PATH, 'utf8');
@@ -61,7 +88,7 @@ export function startAdminServer(host: string, port: number, metrics: RouterMetr
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, metrics: RouterMetrics, state: AdminState, statusPage: string): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, metrics: AdminMetrics, state: AdminState, statusPage: string): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'POST' && path === '/routing/reload') {
     if (state.adminToken === undefined) {
@@ -70,7 +97,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
     if (!tokenMatches(req.headers.authorization, state.adminToken)) {
       return json(res, 401, { error: 'missing or wrong bearer token (Authorization: Bearer <admin.token>)' });
     }
-    const result = state.reloadRouting();
+    const result = await state.reloadRouting();
     return json(res, result.ok ? 200 : 400, result);
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -80,17 +107,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
   }
   switch (path) {
     case '/metrics': {
-      const body = await metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      const body = await metrics.scrape();
+      res.writeHead(200, { 'content-type': metrics.contentType });
       res.end(body);
       return;
     }
     case '/routing':
-      return json(res, 200, state.routing());
+      return json(res, 200, await state.routing());
     case '/backends':
-      return json(res, 200, state.backends());
+      return json(res, 200, await state.backends());
     case '/stats':
-      return json(res, 200, await callStats(metrics));
+      return json(res, 200, await metrics.stats());
     case '/':
       res.writeHead(302, { location: '/status', 'content-type': 'text/plain' });
       res.end('see /status\n');
@@ -104,7 +131,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Router
       res.end('ok\n');
       return;
     case '/readyz': {
-      const reason = state.accepting() ? state.notReadyReason() : 'draining: not accepting new connections';
+      const reason = state.accepting() ? await state.notReadyReason() : 'draining: not accepting new connections';
       res.writeHead(reason === null ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(reason === null ? 'ready\n' : `not ready: ${reason}\n`);
       return;

@@ -25,8 +25,7 @@ export type ReloadSource = 'sighup' | 'file' | 'admin';
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: string[] };
 
 export class RoutingMapReloader {
-  private watcher: FSWatcher | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private watch: { close(): void } | null = null;
 
   constructor(
     private readonly configPath: string | null,
@@ -37,9 +36,13 @@ export class RoutingMapReloader {
     private readonly log: Logger,
   ) {}
 
-  /** Re-reads the config file and swaps in its routing map if it is valid. */
-  reload(source: ReloadSource): ReloadResult {
-    const result = this.compileFromFile();
+  /**
+   * Re-reads the config file and swaps in its routing map if it is valid. `text` is the file's
+   * content already read (the cluster primary reads the file once and hands the same text to every
+   * worker, so all of them judge the same document).
+   */
+  reload(source: ReloadSource, text?: string): ReloadResult {
+    const result = this.compileFromFile(text);
     if (!result.ok) {
       this.metrics.routingReloads.inc({ source, outcome: 'refused' });
       this.log.error({ source, problems: result.problems, config: this.configPath }, 'routing map refused; the previous map keeps serving');
@@ -54,11 +57,12 @@ export class RoutingMapReloader {
     return { ok: true, version: result.map.version, changed };
   }
 
-  private compileFromFile(): ({ ok: true } & ReloadablePolicies) | { ok: false; problems: string[] } {
-    if (this.configPath === null) return { ok: false, problems: ['the router was started without a config file; nothing to reload'] };
+  private compileFromFile(text?: string): ({ ok: true } & ReloadablePolicies) | { ok: false; problems: string[] } {
+    const path = this.configPath;
+    if (path === null && text === undefined) return { ok: false, problems: ['the router was started without a config file; nothing to reload'] };
     let raw: unknown;
     try {
-      raw = parse(readFileSync(this.configPath, 'utf8'));
+      raw = parse(text ?? readFileSync(path as string, 'utf8'));
     } catch (err) {
       return { ok: false, problems: [`${this.configPath}: ${(err as Error).message}`] };
     }
@@ -79,19 +83,34 @@ export class RoutingMapReloader {
   /** Reloads on every change of the config file, debounced (editors write in several steps). */
   watchFile(debounceMs = 300): void {
     if (this.configPath === null) return;
-    try {
-      this.watcher = watch(this.configPath, () => {
-        if (this.debounce !== null) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => { this.debounce = null; this.reload('file'); }, debounceMs);
-      });
-      this.watcher.on('error', (err) => this.log.warn({ err: err.message, config: this.configPath }, 'config file watch failed; SIGHUP and the admin API still reload'));
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, config: this.configPath }, 'cannot watch the config file; SIGHUP and the admin API still reload');
-    }
+    this.watch = watchConfigFile(this.configPath, () => { this.reload('file'); }, this.log, debounceMs);
   }
 
   close(): void {
-    if (this.debounce !== null) clearTimeout(this.debounce);
-    this.watcher?.close();
+    this.watch?.close();
   }
+}
+
+/**
+ * Calls `changed` after each change of the file, debounced (editors write in several steps). A
+ * file that cannot be watched is logged; SIGHUP and the admin API still reload.
+ */
+export function watchConfigFile(path: string, changed: () => void, log: Logger, debounceMs = 300): { close(): void } {
+  let watcher: FSWatcher | null = null;
+  let debounce: NodeJS.Timeout | null = null;
+  try {
+    watcher = watch(path, () => {
+      if (debounce !== null) clearTimeout(debounce);
+      debounce = setTimeout(() => { debounce = null; changed(); }, debounceMs);
+    });
+    watcher.on('error', (err) => log.warn({ err: err.message, config: path }, 'config file watch failed; SIGHUP and the admin API still reload'));
+  } catch (err) {
+    log.warn({ err: (err as Error).message, config: path }, 'cannot watch the config file; SIGHUP and the admin API still reload');
+  }
+  return {
+    close: () => {
+      if (debounce !== null) clearTimeout(debounce);
+      watcher?.close();
+    },
+  };
 }
