@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 /**
  * hms-router --config <file.yaml>
+ * server.workers > 1: this process is the cluster primary (src/cluster/primary.ts) and forks the
+ * workers, which run this file again as cluster workers (src/cluster/worker.ts).
  */
+import cluster from 'node:cluster';
 import { loadConfig, ConfigError } from './config/load';
 import { createLogger } from './log';
 import { startRouter } from './server';
+import { startCluster, workerCount } from './cluster/primary';
+import { runWorker } from './cluster/worker';
 
 function usage(): never {
   process.stderr.write('usage: hms-router --config <file.yaml>\n');
@@ -17,8 +22,11 @@ async function main(argv: string[]): Promise<void> {
   if (path === undefined) usage();
   const config = loadConfig(path);
   const log = createLogger(config.log.level);
-  const router = await startRouter(config, log, { configPath: path });
-  process.on('SIGHUP', () => { router.reloadRouting(); });
+  const workers = workerCount(config.server.workers);
+  const router = workers > 1
+    ? await startCluster(config, log, { configPath: path, workers })
+    : await startRouter(config, log, { configPath: path });
+  process.on('SIGHUP', () => { void router.reloadRouting(); });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -33,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
+(cluster.isWorker ? runWorker() : main(process.argv.slice(2))).catch((err: Error) => {
   process.stderr.write(`hms-router: ${err instanceof ConfigError ? err.message : `error: ${err.message}`}\n`);
   process.exit(1);
 });

@@ -1,6 +1,8 @@
 /**
  * The router's Prometheus metrics, one registry. Label values come from the method catalog and the
  * config, never from unbounded client input (unknown method names are capped).
+ * With several workers (server.workers) the cluster primary aggregates the workers' registries
+ * (src/cluster/cluster-metrics.ts): a metric is summed unless it declares another `aggregator`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { HistogramSeries, InPlaceHistogram } from './in-place-histogram';
@@ -146,6 +148,8 @@ export class RouterMetrics {
     name: 'hms_router_replica_lag_transactions',
     help: 'Transactions the primary has executed that the replica has not (last known positions).',
     labelNames: ['metastore', 'replica'] as const,
+    // With several workers (server.workers), /metrics shows the most any worker sees.
+    aggregator: 'max',
     registers: [this.registry],
     collect: () => this.collectReplicaState(),
   });
@@ -154,6 +158,8 @@ export class RouterMetrics {
     name: 'hms_router_replica_lag_seconds',
     help: 'Seconds behind the primary as the replica reports it.',
     labelNames: ['metastore', 'replica'] as const,
+    // Workers: the most any worker sees.
+    aggregator: 'max',
     registers: [this.registry],
   });
 
@@ -161,6 +167,8 @@ export class RouterMetrics {
     name: 'hms_router_replica_healthy',
     help: '1 when the replica (its HMS and MySQL) may serve reads, else 0.',
     labelNames: ['metastore', 'replica'] as const,
+    // Workers: 0 when any worker has the replica out of reads.
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -168,6 +176,8 @@ export class RouterMetrics {
     name: 'hms_router_replica_stalled',
     help: '1 while the replica is stalled (not applying for 2 s: SQL thread stopped, or behind the primary without progress); reads it does not cover go to the primary without waiting (reason replica_stalled).',
     labelNames: ['metastore', 'replica'] as const,
+    // Workers: 1 when any worker sees it stalled.
+    aggregator: 'max',
     registers: [this.registry],
   });
 
@@ -175,6 +185,8 @@ export class RouterMetrics {
     name: 'hms_router_primary_mysql_up',
     help: "1 when the last read of the primary's MySQL GTID (probed every consistency.pollIntervalMs) succeeded, else 0 (reads go to the primary).",
     labelNames: ['metastore'] as const,
+    // Workers: 0 when any worker failed to read it.
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -182,6 +194,8 @@ export class RouterMetrics {
     name: 'hms_router_routing_reloads_total',
     help: 'Routing map reloads by source (sighup, file, admin) and outcome (ok, unchanged, refused).',
     labelNames: ['source', 'outcome'] as const,
+    // Workers: every worker applies every reload, so the most of any worker counts each reload once.
+    aggregator: 'max',
     registers: [this.registry],
   });
 
@@ -254,6 +268,8 @@ export class RouterMetrics {
     name: 'hms_router_endpoint_breaker_state',
     help: 'Circuit breaker of each HMS endpoint: 0 closed (in use), 1 half-open (on trial), 2 open (taken out).',
     labelNames: ['metastore', 'endpoint'] as const,
+    // Workers: the most open breaker of any worker.
+    aggregator: 'max',
     registers: [this.registry],
   });
 

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { batchingSchema } from '../batching/batching-policy';
 
+const WORKERS_MESSAGE = 'expected a positive whole number of worker processes (1 = a single process), or auto (one per core)';
+
 const hostPort = z.string().regex(/^(thrift:\/\/)?[^\s:/]+:\d{1,5}$/, 'expected host:port (or thrift://host:port)');
 
 const poolSchema = z.strictObject({
@@ -142,6 +144,12 @@ export const configSchema = z.strictObject({
     authentication: z.enum(['none', 'kerberos']).default('none'),
     /** A client's Kerberos sign-in must finish within this. */
     authTimeoutMs: z.number().int().min(100).default(10_000),
+    /**
+     * Router processes on this host sharing the Thrift port (node:cluster, src/cluster/): 1 is one
+     * process as before; N > 1 or auto (os.availableParallelism()) forks that many workers, and
+     * the primary process serves the admin port for all of them.
+     */
+    workers: z.union([z.number().int(WORKERS_MESSAGE).min(1, WORKERS_MESSAGE), z.literal('auto')], { error: WORKERS_MESSAGE }).default(1),
   }).prefault({}),
   admin: z.strictObject({
     host: z.string().default('127.0.0.1'),
