@@ -14,12 +14,14 @@ import { MetastoreBackends } from './backends/metastore-backends';
 import { CallHandler } from './proxy/call-handler';
 import { ClientConnection } from './proxy/client-connection';
 import { ConsistencyRouter } from './consistency/consistency-router';
+import { openTokenStore } from './consistency/open-token-store';
 import { routingMapOf } from './config/load';
 import { HealthProber } from './backends/health-prober';
 import { FlowControl } from './flow/flow-control';
 import { ReloadSource, RoutingMapReloader } from './routing/map-reloader';
 import { RouterCredentials } from './auth/router-credentials';
 import { negotiateSaslServer } from './auth/sasl-server';
+import { readProxyHeader } from './proxy/proxy-header-reader';
 
 export interface RunningRouter {
   readonly port: number;
@@ -54,8 +56,10 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     log.info({ principal: credentials.principal }, 'kerberos credentials obtained from the keytab');
   }
   const backends = new MetastoreBackends(config, metrics, log, credentials);
+  // client-mode tokens: shared by every router when consistency.tokenStore is redis.
+  const tokenStore = await openTokenStore(config, metrics, log);
   const consistency = new Map(Object.entries(config.metastores).map(([name, m]) =>
-    [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log)] as const));
+    [name, new ConsistencyRouter(name, m, backends.replicaPools(name), metrics, log, tokenStore ?? undefined)] as const));
   metrics.collectReplicaState = () => { for (const c of consistency.values()) c.collectLag(); };
   const flowControl = new FlowControl(metrics);
   const prober = new HealthProber(backends.allPools());
@@ -73,12 +77,21 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   let nextSessionId = 1;
   let accepting = true;
 
-  const server: Server = createServer((socket: Socket) => {
-    const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  const serve = (socket: Socket, remoteAddress: string) => {
     const session = { id: nextSessionId++, remoteAddress, identity: null, principal: null, dedicated: new Map(), holders: new Map() };
     const connection = new ClientConnection(socket, session, handler, metrics, log, config.server, authenticate, config.server.authTimeoutMs);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
+  };
+  const server: Server = createServer((socket: Socket) => {
+    if (!config.server.proxyProtocol) return serve(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+    // Behind a load balancer that sends the PROXY protocol: the client's own address keys its tokens.
+    socket.on('error', () => { /* 'close' follows */ });
+    readProxyHeader(socket, config.server.authTimeoutMs).then((source) => serve(socket, source), (err: Error) => {
+      metrics.protocolErrors.inc({ reason: 'proxy_header' });
+      log.warn({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err: err.message }, 'connection refused: bad PROXY protocol header');
+      socket.destroy();
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -144,6 +157,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
       await stopped;
       await backends.close();
       await Promise.all([...consistency.values()].map((c) => c.close()));
+      await tokenStore?.close();
       if (admin !== null) {
         await new Promise<void>((resolve) => admin.close(() => resolve()));
         admin.closeAllConnections();

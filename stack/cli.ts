@@ -14,6 +14,8 @@ function describe(s: StackStatus): string {
   }
   const k = s.kdc;
   lines.push(`  kdc             ${k.up ? 'up  ' : 'down'} 127.0.0.1:${k.port} realm ${k.realm} krb5.conf ${k.krb5Conf}${k.pid ? ` pid ${k.pid}` : ''}`);
+  const t = s.tokenStore;
+  lines.push(`  token store     ${t.up ? 'up  ' : 'down'} ${t.url}${t.pid ? ` pid ${t.pid}` : ''}`);
   return lines.join('\n');
 }
 

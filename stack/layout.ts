@@ -15,6 +15,8 @@ export interface StackLayout {
   readonly metastores: { readonly rw: number; readonly ro: number; readonly fed: number; readonly rwKrb: number; readonly roKrb: number };
   /** The MIT Kerberos KDC of the stack's realm (TCP and UDP). */
   readonly kdc: { readonly port: number; readonly dir: string };
+  /** The Redis (or Valkey) server that routers share client-mode tokens through. */
+  readonly tokenStore: { readonly port: number; readonly dir: string };
 }
 
 export const REPO_ROOT = resolve(__dirname, '..');
@@ -32,6 +34,7 @@ export function stackLayout(hiveVersion = process.env.HIVE_VERSION ?? DEFAULT_HI
     mysql: { primary: 13306, replica: 13307, federated: 13308 },
     metastores: { rw: 19083, ro: 19084, fed: 19085, rwKrb: 19093, roKrb: 19094 },
     kdc: { port: 18888, dir: join(workDir, 'kdc') },
+    tokenStore: { port: 16379, dir: join(workDir, 'redis') },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The local real stack: three MariaDB servers (primary, GTID replica, federated), an MIT Kerberos
- * KDC, and five Hive metastores: rw on the primary, ro on the replica, fed on the federated server,
+ * KDC, a Redis server (the routers' shared token store), and five Hive metastores: rw on the primary, ro on the replica, fed on the federated server,
  * and the kerberized rwKrb (primary) and roKrb (replica) with SASL on their ports.
  *
  * `up` starts what is not running (idempotent), `down` stops exactly what the state file lists (by
@@ -15,6 +15,7 @@ import { createMetastoreUsers, startReplication, waitForReplicaToCatchUp, HIVE_U
 import { hiveClasspath, initSchema, startMetastore, MetastoreKerberos } from './hive';
 import { ensureKdcBinaries, kdcFiles, startKdc, KdcFiles, PRINCIPALS, PrincipalRole } from './kdc';
 import { isAlive, portIsFree, stopProcess } from './process';
+import { ensureRedisBinaries, redisLogFile, startRedis } from './redis';
 import { StackLayout, stackLayout, metastoreDatabase } from './layout';
 
 type MysqlRole = 'primary' | 'replica' | 'federated';
@@ -28,6 +29,7 @@ interface StackState {
   mysql: Partial<Record<MysqlRole, ProcessRecord>>;
   metastores: Partial<Record<MetastoreRole, ProcessRecord>>;
   kdc?: ProcessRecord;
+  tokenStore?: ProcessRecord;
 }
 
 export interface MysqlEndpoint {
@@ -48,6 +50,11 @@ export interface KdcEndpoint {
   /** Full principal names by role. */
   readonly principals: Record<string, string>;
 }
+export interface TokenStoreEndpoint {
+  readonly port: number; readonly pid: number | null; readonly up: boolean; readonly log: string;
+  /** consistency.tokenStore.url for routers. */
+  readonly url: string;
+}
 export interface StackStatus {
   readonly running: boolean;
   readonly hiveVersion: string;
@@ -56,6 +63,7 @@ export interface StackStatus {
   readonly mysql: Record<MysqlRole, MysqlEndpoint>;
   readonly metastores: Record<MetastoreRole, MetastoreEndpoint>;
   readonly kdc: KdcEndpoint;
+  readonly tokenStore: TokenStoreEndpoint;
   /** The kerberized metastores' service principal (hive/localhost@HMS.TEST). */
   readonly metastorePrincipal: string;
   /** The MySQL account the router uses to read and wait for GTID positions. */
@@ -123,9 +131,13 @@ export function status(layout: StackLayout = stackLayout()): StackStatus {
     keytabs: Object.fromEntries(roles.map((r) => [r, files.keytab(r)])),
     principals: Object.fromEntries(roles.map((r) => [r, files.principal(r)])),
   };
-  const running = [...Object.values(mysql), ...Object.values(metastores), kdc].every((e) => e.up);
+  const tokenStore: TokenStoreEndpoint = {
+    port: layout.tokenStore.port, pid: state?.tokenStore?.pid ?? null, up: state?.tokenStore ? isAlive(state.tokenStore.pid) : false,
+    log: redisLogFile(layout.tokenStore.dir), url: `redis://127.0.0.1:${layout.tokenStore.port}`,
+  };
+  const running = [...Object.values(mysql), ...Object.values(metastores), kdc, tokenStore].every((e) => e.up);
   return {
-    running, hiveVersion: version, workDir: layout.workDir, warehouse: `file://${warehouseDir(layout)}`, mysql, metastores, kdc,
+    running, hiveVersion: version, workDir: layout.workDir, warehouse: `file://${warehouseDir(layout)}`, mysql, metastores, kdc, tokenStore,
     metastorePrincipal: files.principal('metastore'), routerMysqlUser: ROUTER_USER,
   };
 }
@@ -160,6 +172,7 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
     ensureJava();
     ensureMariadbBinaries();
     ensureKdcBinaries();
+    ensureRedisBinaries();
     mkdirSync(warehouseDir(layout), { recursive: true });
     const classpath = hiveClasspath(layout.hiveVersion);
     classpath.catch(() => { /* awaited below; this only keeps an early failure from being unhandled */ });
@@ -181,6 +194,14 @@ export async function up(layout: StackLayout = stackLayout(), log: (line: string
       state.kdc = { pid, port: layout.kdc.port, log: kdcFiles(layout.kdc).log };
       writeState(layout, state);
       log(`kerberos KDC up on 127.0.0.1:${layout.kdc.port} (realm ${kdcFiles(layout.kdc).realm}, pid ${pid})`);
+    }
+    if (!(state.tokenStore && isAlive(state.tokenStore.pid))) {
+      await ensurePortFree(layout.tokenStore.port, 'token store (Redis)');
+      const pid = await startRedis(layout.tokenStore.port, layout.tokenStore.dir);
+      startedNow.push(pid);
+      state.tokenStore = { pid, port: layout.tokenStore.port, log: redisLogFile(layout.tokenStore.dir) };
+      writeState(layout, state);
+      log(`token store (Redis) up on 127.0.0.1:${layout.tokenStore.port} (pid ${pid})`);
     }
     const kerberos = metastoreKerberos(kdcFiles(layout.kdc));
     await allOrFirstError((['primary', 'replica', 'federated'] as const).map(async (role) => {
@@ -260,7 +281,7 @@ async function allOrFirstError(starts: Promise<unknown>[]): Promise<void> {
 }
 
 function anyAlive(state: StackState): boolean {
-  return [...Object.values(state.mysql), ...Object.values(state.metastores), state.kdc].some((r) => r && isAlive(r.pid));
+  return [...Object.values(state.mysql), ...Object.values(state.metastores), state.kdc, state.tokenStore].some((r) => r && isAlive(r.pid));
 }
 
 function clearDeadRecords(layout: StackLayout, state: StackState): void {
@@ -273,6 +294,7 @@ function clearDeadRecords(layout: StackLayout, state: StackState): void {
     if (rec && !isAlive(rec.pid)) delete state.metastores[role];
   }
   if (state.kdc && !isAlive(state.kdc.pid)) delete state.kdc;
+  if (state.tokenStore && !isAlive(state.tokenStore.pid)) delete state.tokenStore;
   if (anyAlive(state)) writeState(layout, state);
   else rmSync(layout.stateFile, { force: true });
 }
@@ -288,5 +310,6 @@ export async function down(layout: StackLayout = stackLayout(), log: (line: stri
     if (rec) { await stopProcess(rec.pid, 60_000); log(`mariadb ${role} stopped (pid ${rec.pid})`); }
   }));
   if (state.kdc) { await stopProcess(state.kdc.pid); log(`kerberos KDC stopped (pid ${state.kdc.pid})`); }
+  if (state.tokenStore) { await stopProcess(state.tokenStore.pid); log(`token store stopped (pid ${state.tokenStore.pid})`); }
   rmSync(layout.stateFile, { force: true });
 }

@@ -141,6 +141,31 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly tokenStoreSafeReads = new Counter({
+    name: 'hms_router_token_store_safe_reads_total',
+    help: 'client-mode reads that took a fresh primary GTID (as strict) because the token store could not answer, by metastore and reason (unavailable, timeout, error, pending: a write of the client not yet recorded there).',
+    labelNames: ['metastore', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokenStoreOperations = new Histogram({
+    name: 'hms_router_token_store_operation_seconds',
+    help: 'Token store operations (get, offer, invalidate) by outcome (ok, unavailable, timeout, error, pending).',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
+  /** Set by the server when a shared token store is configured: 1 connected, 0 not. */
+  tokenStoreUp: () => number | null = () => null;
+
+  readonly tokenStoreUpGauge = new Gauge({
+    name: 'hms_router_token_store_up',
+    help: '1 while the shared token store (consistency.tokenStore type redis) is connected, 0 while not; absent with the local store.',
+    registers: [this.registry],
+    collect: () => { const up = this.tokenStoreUp(); if (up !== null) this.tokenStoreUpGauge.set(up); },
+  });
+
   /** Set by the server: refreshes the replica gauges when metrics are collected. */
   collectReplicaState: () => void = () => {};
 

@@ -142,8 +142,14 @@ export const configSchema = z.strictObject({
      * is its identity, and plain clients are refused with the reason.
      */
     authentication: z.enum(['none', 'kerberos']).default('none'),
-    /** A client's Kerberos sign-in must finish within this. */
+    /** A client's Kerberos sign-in (and its PROXY protocol header) must finish within this. */
     authTimeoutMs: z.number().int().min(100).default(10_000),
+    /**
+     * true: every connection starts with a PROXY protocol header (v1 or v2, e.g. HAProxy
+     * send-proxy-v2), whose source address is the client's (client-mode tokens are keyed by it);
+     * a connection without one is refused. Only behind a load balancer that always sends it.
+     */
+    proxyProtocol: z.boolean().default(false),
     /**
      * Router processes on this host sharing the Thrift port (node:cluster, src/cluster/): 1 is one
      * process as before; N > 1 or auto (os.availableParallelism()) forks that many workers, and
@@ -156,6 +162,30 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(9090),
     /** Bearer token for mutating endpoints; never logged or shown. */
     token: z.string().min(8).optional(),
+  }).prefault({}),
+  /** Router-wide consistency settings (each metastore's own are under metastores.<name>.consistency). */
+  consistency: z.strictObject({
+    /**
+     * Where client-mode tokens live. local: in each router process (one router, or client affinity
+     * at the load balancer). redis: a Redis or Valkey server shared by every router and worker, so a
+     * client reads its writes whichever router its connections reach.
+     */
+    tokenStore: z.discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('local') }),
+      z.strictObject({
+        type: z.literal('redis'),
+        /** redis://[user:password@]host:port[/db]; the password is never logged or shown. */
+        url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port (or rediss:// for TLS)'),
+        /** Prefixes every key, so several router fleets can share one server. */
+        keyPrefix: z.string().default('hms-router:'),
+        /** An operation not answered within this failed: reads then take a fresh primary GTID (as strict). */
+        timeoutMs: z.number().int().min(1).default(50),
+        /** How long a write's reply waits for the store to record it (retried meanwhile). */
+        writeTimeoutMs: z.number().int().min(1).default(1000),
+        /** How long start-up waits for the store; past it the router starts anyway and reads take the safe path until it answers. */
+        connectWaitMs: z.number().int().min(0).default(2000),
+      }),
+    ], { error: 'expected tokenStore type local or redis' }).default({ type: 'local' }),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -211,6 +241,15 @@ export const configSchema = z.strictObject({
       });
     }
   }
+  // Workers share the port round robin: a client's connections reach different processes.
+  const clientMode = Object.entries(cfg.metastores).filter(([, m]) => m.consistency.mode === 'client' && m.replicas.length > 0).map(([name]) => name);
+  if (cfg.server.workers !== 1 && clientMode.length > 0 && cfg.consistency.tokenStore.type === 'local') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['consistency', 'tokenStore'],
+      message: `server.workers ${cfg.server.workers} spreads a client's connections over several processes, so client-mode tokens (metastores ${clientMode.join(', ')}) kept per process would let a read miss the client's write: set consistency.tokenStore to { type: redis, url: redis://host:port }, or use server.workers: 1`,
+    });
+  }
   if (!(cfg.defaultMetastore in cfg.metastores)) {
     ctx.addIssue({
       code: 'custom',
@@ -225,6 +264,7 @@ export type MetastoreConfig = RouterConfig['metastores'][string];
 export type MysqlConfig = z.infer<typeof mysqlSchema>;
 export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type ConsistencyConfig = z.infer<typeof consistencySchema>;
+export type TokenStoreConfig = RouterConfig['consistency']['tokenStore'];
 export type MetastoreAuthConfig = z.infer<typeof metastoreAuthSchema>;
 export type RouterKerberosConfig = NonNullable<RouterConfig['kerberos']>;
 

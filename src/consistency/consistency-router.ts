@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { ClientTokens, TokenHolder } from './session-tokens';
+import { LocalTokenStore, type ClientTokenStore } from './token-store';
+import { TokenStoreError } from './token-store-redis';
 import { PrimaryGtid } from './primary-gtid';
 import { ReplicaTracker, type StallTiming } from './replica-tracker';
 import { GtidServer } from './gtid-server';
@@ -95,17 +97,19 @@ export class ConsistencyRouter {
   readonly replicas: ReplicaTracker[];
   private readonly primary: PrimaryGtid | null;
   private readonly primaryServer: GtidServer | null;
-  private readonly clientTokens: ClientTokens;
+  /** client mode's tokens: this process's own, or a store shared by every router (server.ts). */
+  private readonly clientTokens: ClientTokenStore;
 
   constructor(
     readonly metastore: string,
     private readonly config: MetastoreConfig,
     replicaPools: ReadonlyMap<string, EndpointPool[]>,
     private readonly metrics: RouterMetrics,
-    log: Logger,
+    private readonly log: Logger,
+    tokenStore?: ClientTokenStore,
   ) {
     const c = config.consistency;
-    this.clientTokens = new ClientTokens(c.clientTtlMs);
+    this.clientTokens = tokenStore ?? new LocalTokenStore(c.clientTtlMs);
     const enabled = c.mode !== 'off' && config.replicas.length > 0 && config.primary.mysql !== undefined;
     this.primaryServer = enabled ? new GtidServer(`${metastore} primary`, config.primary.mysql!, c.queryTimeoutMs, 4) : null;
     this.primary = this.primaryServer === null ? null
@@ -184,18 +188,28 @@ export class ConsistencyRouter {
     return { role: 'primary', reason: result === 'timeout' ? 'replica_lagging' : 'replica_unhealthy' };
   }
 
-  /** A call that may have changed state went to the primary: the session's next read needs a new token. */
-  afterPrimaryWrite(session: SessionView): void {
+  /**
+   * A call that may have changed state went to the primary: the session's next read needs a new
+   * token. In client mode the caller awaits this before the write's reply goes back, so no read the
+   * client makes after seeing the reply can find the old token, through any router. Never rejects.
+   */
+  async afterPrimaryWrite(session: SessionView): Promise<void> {
     if (this.primary === null) return;
-    const holder = this.holderFor(session);
+    if (this.config.consistency.mode === 'client') {
+      try {
+        await this.clientTokens.invalidate(this.metastore, ClientTokens.key(session.remoteAddress, session.identityUser));
+      } catch (err) {
+        this.log.error({ metastore: this.metastore, client: ClientTokens.key(session.remoteAddress, session.identityUser), err: (err as Error).message },
+          'a write is not recorded in the token store; retried in the background (reads of this client through this router take fresh tokens meanwhile)');
+      }
+      return;
+    }
+    const holder = this.sessionHolder(session);
     holder.token = null;
     holder.generation += 1;
   }
 
-  private holderFor(session: SessionView): TokenHolder {
-    if (this.config.consistency.mode === 'client') {
-      return this.clientTokens.holder(ClientTokens.key(session.remoteAddress, session.identityUser));
-    }
+  private sessionHolder(session: SessionView): TokenHolder {
     let holder = session.holders.get(this.metastore);
     if (holder === undefined) {
       holder = { token: null, generation: 0 };
@@ -205,13 +219,32 @@ export class ConsistencyRouter {
   }
 
   private async tokenFor(session: SessionView): Promise<GtidState> {
-    if (this.config.consistency.mode === 'strict') return this.primary!.current();
-    const holder = this.holderFor(session);
+    const mode = this.config.consistency.mode;
+    if (mode === 'strict') return this.primary!.current();
+    if (mode === 'client') return this.clientToken(ClientTokens.key(session.remoteAddress, session.identityUser));
+    const holder = this.sessionHolder(session);
     if (holder.token !== null) return holder.token;
     const generation = holder.generation;
     const token = await this.primary!.current();
     // A write that completed while this read was in flight must not be shadowed by an older token.
     if (holder.generation === generation) holder.token = token;
+    return token;
+  }
+
+  /** client mode: the stored token; none, a fresh one (kept unless a write came meanwhile); store failing, a fresh one (as strict). */
+  private async clientToken(client: string): Promise<GtidState> {
+    let stored;
+    try {
+      stored = await this.clientTokens.get(this.metastore, client);
+    } catch (err) {
+      const reason = err instanceof TokenStoreError ? err.outcome : 'error';
+      this.metrics.tokenStoreSafeReads.inc({ metastore: this.metastore, reason });
+      return this.primary!.current();
+    }
+    if (stored.token !== null) return stored.token;
+    const token = await this.primary!.current();
+    // Not awaited: this read is answered with its fresh token either way; a lost offer costs a later primary read.
+    this.clientTokens.offer(this.metastore, client, stored.generation, token).catch(() => undefined);
     return token;
   }
 

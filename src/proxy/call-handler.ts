@@ -321,7 +321,7 @@ export class CallHandler {
       try {
         return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
       } finally {
-        if (call.entry === null || call.entry.mutates) consistency.afterPrimaryWrite(view);
+        if (call.entry === null || call.entry.mutates) await consistency.afterPrimaryWrite(view);
       }
     }
     return this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
