@@ -1,10 +1,10 @@
 /**
- * Warm, limited pools of connections to one metastore endpoint: one generic-pool per set_ugi
- * identity. A client that opens a new connection per call (Presto, Trino) borrows a warm connection
+ * Warm, limited pools of connections to one metastore endpoint: one pool per set_ugi
+ * identity (src/backends/connection-pool.ts). A client that opens a new connection per call (Presto, Trino) borrows a warm connection
  * instead of costing the metastore a new one.
  */
 import { CircuitBreaker, BreakerState } from './circuit-breaker';
-import { createPool, Pool } from 'generic-pool';
+import { ConnectionPool } from './connection-pool';
 import { BackendConnection } from './backend-connection';
 import { BackendError } from './backend-error';
 import { Identity, identityKey } from './identity';
@@ -27,7 +27,7 @@ export interface PoolStats {
 }
 
 interface IdentityPool {
-  readonly pool: Pool<BackendConnection>;
+  readonly pool: ConnectionPool<BackendConnection>;
   lastUsed: number;
 }
 
@@ -45,7 +45,7 @@ export class EndpointPool {
   /**
    * The last set_ugi the metastore refused, per identity. Like a failed connect, it ends the
    * waits of that identity's acquires and slows its next tries to one per backoff window:
-   * generic-pool re-creates a failed connection at once, which was a loop of thousands of
+   * the pool re-creates a failed connection at once, which was a loop of thousands of
    * connections a second to the metastore for as long as the acquire waited.
    */
   private readonly setUgiFailures = new Map<string, { at: number; error: BackendError }>();
@@ -145,7 +145,14 @@ export class EndpointPool {
     if (refused !== null) throw refused;
     const entry = this.poolFor(identity);
     entry.lastUsed = Date.now();
-    // generic-pool keeps an acquire waiting while its creates fail; a failed connect to this
+    // The common case: an idle connection, lent synchronously (no waiter, no race, no timer).
+    const idle = entry.pool.takeIdle();
+    if (idle !== undefined) {
+      if (idle.usable) return idle;
+      entry.pool.destroy(idle);
+      return this.acquire(identity);
+    }
+    // The pool keeps an acquire waiting while its creates fail; a failed connect to this
     // endpoint ends the wait at once instead, with the connect error.
     const acquisition = entry.pool.acquire();
     let stopWaiting!: (err: BackendError) => void;
@@ -154,16 +161,15 @@ export class EndpointPool {
     try {
       const connection = await Promise.race([acquisition, connectFailed]);
       if (connection.usable) return connection;
-      // Closed while idle (the metastore restarted): replace it. Checked here rather than with
-      // generic-pool's testOnBorrow, which costs every borrow an extra promise round.
-      void entry.pool.destroy(connection).catch(() => undefined);
+      // Closed while idle (the metastore restarted): replace it.
+      entry.pool.destroy(connection);
       return await this.acquire(identity);
     } catch (err) {
       // The abandoned acquire may still be granted later: hand that connection straight back.
-      acquisition.then((c) => { void entry.pool.release(c).catch(() => c.destroy()); }, () => undefined);
+      acquisition.then((c) => entry.pool.release(c), () => undefined);
       if (err instanceof BackendError) throw err;
-      // generic-pool rejects with its own TimeoutError when every connection stayed busy, or
-      // when connects kept failing for the whole wait.
+      // The pool rejects (PoolTimeoutError) when every connection stayed busy, or when connects
+      // kept failing for the whole wait.
       const cause = this.recentFailure();
       if (cause !== null) throw new BackendError('unreachable', this.endpoint.address, cause.message, false);
       throw new BackendError('pool_timeout', this.endpoint.address,
@@ -180,8 +186,8 @@ export class EndpointPool {
       connection.destroy();
       return;
     }
-    if (connection.usable) void entry.pool.release(connection).catch(() => connection.destroy());
-    else void entry.pool.destroy(connection).catch(() => undefined);
+    if (connection.usable) entry.pool.release(connection);
+    else entry.pool.destroy(connection);
   }
 
   /**
@@ -234,20 +240,17 @@ export class EndpointPool {
     if (existing !== undefined) return existing;
     if (this.pools.size >= this.config.pool.maxIdentities) this.closeLeastRecentlyUsedIdlePool();
     const isDefault = identity === null;
-    const pool = createPool<BackendConnection>({
+    const pool = new ConnectionPool<BackendConnection>({
       create: () => this.connect(identity),
-      destroy: async (connection) => connection.destroy(),
-      validate: async (connection) => connection.usable,
+      destroy: (connection) => connection.destroy(),
     }, {
       max: this.config.pool.max,
       min: isDefault ? this.config.pool.minIdle : 0,
-      testOnBorrow: false,
-      acquireTimeoutMillis: this.config.pool.acquireTimeoutMs,
-      idleTimeoutMillis: this.config.pool.idleTimeoutMs,
-      softIdleTimeoutMillis: this.config.pool.idleTimeoutMs,
-      evictionRunIntervalMillis: Math.min(30_000, this.config.pool.idleTimeoutMs),
+      acquireTimeoutMs: this.config.pool.acquireTimeoutMs,
+      idleTimeoutMs: this.config.pool.idleTimeoutMs,
+      evictionRunIntervalMs: Math.min(30_000, this.config.pool.idleTimeoutMs),
+      // Recorded in connect(); the acquirer gets the reason.
     });
-    pool.on('factoryCreateError', () => { /* recorded in connect(); the acquirer gets the reason */ });
     const entry = { pool, lastUsed: Date.now() };
     this.pools.set(key, entry);
     return entry;
@@ -267,7 +270,7 @@ export class EndpointPool {
 
   private async connect(identity: Identity | null): Promise<BackendConnection> {
     // While a recent connect (or this identity's set_ugi) failed, wait out the backoff before the
-    // next try: generic-pool retries a failed create at once, which would be a busy loop.
+    // next try: the pool retries a failed create at once, which would be a busy loop.
     const key = identityKey(identity);
     const lastFailureAt = Math.max(this.lastConnectFailure?.at ?? 0, this.setUgiFailures.get(key)?.at ?? 0);
     if (lastFailureAt > 0) {
@@ -418,7 +421,7 @@ export class EndpointPool {
 
   /**
    * Closes every connection. Calls still waiting for a connection fail at once; borrowed ones are
-   * destroyed when returned. Bounded: generic-pool's drain can wait for acquires that are doomed.
+   * destroyed when returned. Bounded: a drain can wait for acquires that are doomed.
    */
   async close(): Promise<void> {
     this.closed = true;
