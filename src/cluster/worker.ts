@@ -2,7 +2,7 @@
  * One cluster worker: today's router (startRouter) on the shared Thrift port, without the admin
  * port (the primary serves it) and without watching the config file (the primary does, and hands
  * every worker the same text). It answers the primary's questions from its AdminState and drains
- * on the primary's shutdown message, on SIGTERM sent to it alone, or when the primary is gone.
+ * on the primary's shutdown message or on SIGTERM sent to it alone.
  */
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
@@ -80,7 +80,7 @@ export async function runWorker(): Promise<void> {
     );
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // The primary is gone (killed): nobody distributes connections any more; drain and exit.
-  process.on('disconnect', () => stop('the primary process is gone'));
+  // A primary that is killed takes its workers with it: node:cluster ends a worker whose IPC
+  // channel closes unexpectedly, at once.
   await send({ hms: 'started', port: router.port });
 }
