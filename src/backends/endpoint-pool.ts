@@ -132,6 +132,23 @@ export class EndpointPool {
   }
 
   /**
+   * An idle connection of `identity`, lent synchronously; null when there is none or the endpoint
+   * is failing (then acquire() waits, creates one or fails with the reason).
+   */
+  tryAcquire(identity: Identity | null): BackendConnection | null {
+    if (this.closed || this.recentFailure() !== null || this.recentSetUgiFailure(identity) !== null) return null;
+    const entry = this.pools.get(identityKey(identity));
+    if (entry === undefined) return null;
+    const connection = entry.pool.takeIdle();
+    if (connection === undefined) return null;
+    entry.lastUsed = Date.now();
+    if (connection.usable) return connection;
+    // Closed while idle (the metastore restarted): acquire() replaces it.
+    entry.pool.destroy(connection);
+    return null;
+  }
+
+  /**
    * Borrows a connection for `identity`. Fails fast with 'unreachable' while the endpoint's last
    * connect failed less than retryBackoffMs ago, so a dead metastore costs callers no wait.
    */

@@ -52,6 +52,9 @@ function asRouter(session: ClientSession): ClientSession {
 const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
 
 export class CallHandler {
+  /** Metastores in the config (fixed for the process: only routing and batching reload). */
+  private readonly metastoreCount: number;
+
   constructor(
     private readonly config: RouterConfig,
     private readonly backends: MetastoreBackends,
@@ -63,7 +66,9 @@ export class CallHandler {
     private routing: RoutingMap,
     /** Batching settings per metastore; they reload with the routing map. */
     private batching: ReadonlyMap<string, BatchingPolicy> = new Map(Object.entries(config.metastores).map(([name, m]) => [name, m.batching])),
-  ) {}
+  ) {
+    this.metastoreCount = Object.keys(config.metastores).length;
+  }
 
   setRoutingMap(map: RoutingMap): void {
     this.routing = map;
@@ -83,7 +88,7 @@ export class CallHandler {
 
   /** Resolves with the reply bytes to send (unframed), or null for a oneway call. Never rejects. */
   async handle(received: RawMessage, session: ClientSession): Promise<MessageBytes | null> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const message = toStrictMessage(received);
     const { header } = message;
     const oneway = header.type === MessageType.ONEWAY;
@@ -123,7 +128,7 @@ export class CallHandler {
       }
     }
     const admitted = admission;
-    const startedWork = process.hrtime.bigint();
+    const startedWork = performance.now();
     try {
       // The metastore answers a oneway message of any method but fb303's oneway ones: that reply is
       // awaited (the backend connection stays in step for its next call) and dropped.
@@ -134,15 +139,15 @@ export class CallHandler {
     } finally {
       // Batched listings and fan-outs are many calls: their total time says nothing of the metastore's latency.
       const single = call.entry?.listing === undefined && call.entry?.fanOut === undefined;
-      if (admitted?.ok === true) admitted.release(single ? Number(process.hrtime.bigint() - startedWork) / 1e6 : null);
+      if (admitted?.ok === true) admitted.release(single ? performance.now() - startedWork : null);
     }
   }
 
   private async serve(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, metastore: string,
-    oneway: boolean, started: bigint): Promise<MessageBytes | null> {
+    oneway: boolean, started: number): Promise<MessageBytes | null> {
     const { header } = message;
     const kind = call.entry?.kind ?? 'unknown';
-    if (call.entry?.fanOut !== undefined && Object.keys(this.config.metastores).length > 1 && !oneway) {
+    if (call.entry?.fanOut !== undefined && this.metastoreCount > 1 && !oneway) {
       return this.fanOut(message, call, session, map, call.entry.fanOut, started);
     }
     let role: 'primary' | 'replica' = 'primary';
@@ -174,7 +179,7 @@ export class CallHandler {
       return applicationExceptionReply(header.name, header.seqid, AppErrorType.INTERNAL_ERROR,
         `hms-router: metastore '${metastore}' could not serve ${header.name}: ${error.message}`);
     } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = (performance.now() - started) / 1000;
       this.metrics.recordCall(call.entry === null ? '(unknown)' : header.name, kind, metastore, role, outcome, seconds);
       if (this.log.isLevelEnabled('debug')) {
         this.log.debug({ session: session.id, method: header.name, kind, db: call.db, metastore, role, outcome, ms: seconds * 1000 }, 'call');
@@ -216,7 +221,7 @@ export class CallHandler {
     return credentials === null ? { metastore } : { metastore, asRouter: true };
   }
 
-  private async fanOut(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, kind: FanOut, started: bigint): Promise<Buffer> {
+  private async fanOut(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, kind: FanOut, started: number): Promise<Buffer> {
     const { header } = message;
     let outcome = 'ok';
     try {
@@ -232,7 +237,7 @@ export class CallHandler {
       this.log.warn({ session: session.id, method: header.name, metastore, err: (err as Error).message }, 'fan-out failed');
       return methodErrorReply(header.name, header.seqid, call, `hms-router: ${(err as Error).message}`);
     } finally {
-      this.metrics.recordCall(header.name, call.entry?.kind ?? 'unknown', '*', 'primary', outcome, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.recordCall(header.name, call.entry?.kind ?? 'unknown', '*', 'primary', outcome, (performance.now() - started) / 1000);
     }
   }
 
@@ -242,7 +247,7 @@ export class CallHandler {
    */
   private async batchedListing(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
     shape: ListingShape, policy: BatchingPolicy, servedBy: (role: 'primary' | 'replica') => void): Promise<{ chunks: Buffer[]; failed: boolean } | null> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const roles = new Set<'primary' | 'replica'>();
     const send: SubCall = async (bytes, expectedReplyBytes) => {
       const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)!, expectedReplyBytes };
@@ -257,7 +262,7 @@ export class CallHandler {
       }
       return null;
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const seconds = (performance.now() - started) / 1000;
     this.metrics.listings.inc({ metastore, method: call.method, plan: result.failed ? 'batched_error' : 'batched' });
     this.metrics.listingBatches.inc({ metastore }, result.batches);
     this.metrics.listingPartitions.inc({ metastore }, result.partitions);
@@ -324,7 +329,8 @@ export class CallHandler {
         if (call.entry === null || call.entry.mutates) await consistency.afterPrimaryWrite(view);
       }
     }
-    return this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
+    // `return await`: an async function returning a promise as such costs two more microtask turns.
+    return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
   }
 
   private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
@@ -351,9 +357,10 @@ export class CallHandler {
         session.dedicated.set(pool.endpoint.address, connection);
         return connection.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
       }
-      let connection: BackendConnection;
+      // An idle pooled connection is taken synchronously; otherwise acquire waits, creates or fails.
+      let connection = pool.tryAcquire(session.identity);
       try {
-        connection = await pool.acquire(session.identity);
+        connection ??= await pool.acquire(session.identity);
       } catch (err) {
         // Nothing was sent: the next endpoint may take the call, write or not.
         lastError = err as BackendError;
