@@ -11,6 +11,7 @@
  *     CPU per call is the figure to read: the machine's cores are shared by the load generator, the
  *     stand-in and whatever else runs, so calls per second is whatever the router got of them.
  *     `callsPerCoreSecond` = 1000 / CPU ms per call: what one fully busy core would sustain.
+ *     The same again with server.workers: 2 (the primary and its workers' CPU together).
  * (b) The cheapest real call, get_all_databases, on 16 and 64 persistent connections, directly to
  *     the real rw metastore and through the router (rw only, no replica: the same call on both
  *     paths), alternating; the ratio is taken per round.
@@ -19,7 +20,7 @@
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { connect, Socket } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '../stack/stack';
 import { REPO_ROOT } from '../stack/layout';
@@ -39,6 +40,8 @@ const REAL_ROUTER_PORT = 19972;
 const REAL_ADMIN_PORT = 19973;
 const RELAY_PORT = 19974;
 const STANDIN_PORT = 19975;
+const WORKERS_ROUTER_PORT = 19976;
+const WORKERS_ADMIN_PORT = 19977;
 const WORK_DIR = join(REPO_ROOT, '.work', 'bench');
 
 const stack = status();
@@ -133,9 +136,9 @@ async function stopHelper(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function routerConfig(metastorePort: number, port: number, adminPort: number): string[] {
+function routerConfig(metastorePort: number, port: number, adminPort: number, workers = 1): string[] {
   return [
-    `server: { host: 127.0.0.1, port: ${port} }`,
+    `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }`,
     `admin: { port: ${adminPort} }`,
     // log.level stays at its default (info): what a deployment runs.
     'metastores:',
@@ -170,15 +173,24 @@ async function recordReplies(): Promise<Map<string, { request: Buffer; reply: Bu
 
 interface CostRound { callsPerSec: number; cpuMsPerCall: number; cpuShare: number; p50Ms: number; standinCpuMsPerCall: number }
 
-/** One run against a target process whose CPU is measured, and the stand-in's beside it. */
+/** CPU ms of a process and its children (the workers of a router with server.workers). */
+function treeCpuMs(pid: number): number {
+  let total = cpuMs(pid);
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += treeCpuMs(Number(child));
+  } catch { /* exited */ }
+  return total;
+}
+
+/** One run against a target process (and its children) whose CPU is measured, and the stand-in's beside it. */
 async function costRun(port: number, pid: number, standinPid: number, req: Buffer, expected: Buffer, concurrency: number): Promise<CostRound> {
   const check = (r: RawMessage) => {
     if (!r.bytes.equals(expected)) throw new Error(`reply differs from the recorded one (${r.bytes.length} vs ${expected.length} bytes)`);
   };
-  const cpu0 = cpuMs(pid);
+  const cpu0 = treeCpuMs(pid);
   const standin0 = cpuMs(standinPid);
   const run = await drive(port, req, concurrency, SECONDS, check);
-  const cpu = cpuMs(pid) - cpu0;
+  const cpu = treeCpuMs(pid) - cpu0;
   return {
     callsPerSec: Math.round(run.calls / run.seconds),
     cpuMsPerCall: cpu / run.calls,
@@ -209,6 +221,8 @@ async function standinPart(recorded: Map<string, { request: Buffer; reply: Buffe
   const profileDir = join(WORK_DIR, 'profiles');
   const router = await startRouterProcess('capacity-standin', routerConfig(STANDIN_PORT, STANDIN_ROUTER_PORT, STANDIN_ADMIN_PORT), STANDIN_ADMIN_PORT,
     PROFILE ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {});
+  // server.workers: 2, the primary and its two workers measured together.
+  const workers = await startRouterProcess('capacity-workers', routerConfig(STANDIN_PORT, WORKERS_ROUTER_PORT, WORKERS_ADMIN_PORT, 2), WORKERS_ADMIN_PORT);
   const results = [];
   try {
     const workloads = [
@@ -220,13 +234,20 @@ async function standinPart(recorded: Map<string, { request: Buffer; reply: Buffe
       const noCheck = () => {};
       await drive(STANDIN_ROUTER_PORT, req, w.concurrency, 1, noCheck); // warm-up (JIT) of both paths
       await drive(RELAY_PORT, req, w.concurrency, 1, noCheck);
+      await drive(WORKERS_ROUTER_PORT, req, w.concurrency, 1, noCheck);
       const viaRouter: CostRound[] = [];
       const viaRelay: CostRound[] = [];
+      const viaWorkers: CostRound[] = [];
+      const targets = [
+        { port: STANDIN_ROUTER_PORT, pid: router.pid!, into: viaRouter },
+        { port: RELAY_PORT, pid: relay.pid!, into: viaRelay },
+        { port: WORKERS_ROUTER_PORT, pid: workers.pid!, into: viaWorkers },
+      ];
       for (let r = 0; r < ROUNDS; r++) {
-        const order = r % 2 === 0 ? ['router', 'relay'] : ['relay', 'router'];
-        for (const which of order) {
-          if (which === 'router') viaRouter.push(await costRun(STANDIN_ROUTER_PORT, router.pid!, standin.pid!, req, reply, w.concurrency));
-          else viaRelay.push(await costRun(RELAY_PORT, relay.pid!, standin.pid!, req, reply, w.concurrency));
+        // The order rotates from round to round.
+        for (let k = 0; k < targets.length; k++) {
+          const t = targets[(r + k) % targets.length]!;
+          t.into.push(await costRun(t.port, t.pid, standin.pid!, req, reply, w.concurrency));
         }
       }
       const ratios = viaRouter.map((x, i) => x.cpuMsPerCall / viaRelay[i]!.cpuMsPerCall);
@@ -235,16 +256,20 @@ async function standinPart(recorded: Map<string, { request: Buffer; reply: Buffe
         replyBytes: reply.length,
         router: summarizeCost(viaRouter),
         bareTcpRelay: summarizeCost(viaRelay),
+        // Two workers on a 2-core machine that also runs the load generator and the stand-in:
+        // calls per second shows what the cores had left, CPU per call what the workers cost.
+        routerWorkers2: summarizeCost(viaWorkers),
         routerCpuPerCallOverRelay: round3(median(ratios)),
         routerCpuPerCallOverRelayPerRound: ratios.map(round3),
       };
       results.push(row);
       process.stderr.write(`${JSON.stringify({ workload: row.workload, routerCallsPerSec: row.router.callsPerSec, routerCpuMsPerCall: row.router.cpuMsPerCall,
-        relayCpuMsPerCall: row.bareTcpRelay.cpuMsPerCall, ratio: row.routerCpuPerCallOverRelay, perRound: row.routerCpuPerCallOverRelayPerRound })}\n`);
+        relayCpuMsPerCall: row.bareTcpRelay.cpuMsPerCall, workers2CallsPerSec: row.routerWorkers2.callsPerSec, workers2CpuMsPerCall: row.routerWorkers2.cpuMsPerCall, ratio: row.routerCpuPerCallOverRelay, perRound: row.routerCpuPerCallOverRelayPerRound })}\n`);
     }
     return { routerRssMiB: Math.round(rssBytes(router.pid!) / 2 ** 20), results };
   } finally {
     await stopRouterProcess(router);
+    await stopRouterProcess(workers);
     await stopHelper(relay);
     await stopHelper(standin);
   }
@@ -322,7 +347,6 @@ async function main(): Promise<void> {
         + 'the cores are shared by the load generator, the stand-in, the metastores and other work, so CPU per call is the figure to read. '
         + 'CPU is each process\'s own utime + stime from /proc/<pid>/stat (10 ms ticks).',
       machine: { ...machineInfo(), loadAverageBefore: loadBefore },
-      workers: 'not measured: the router has no server.workers option yet (one process)',
       goals: { routerCpuPerCallOverRelayAtMost: 1.3, getAllDatabasesRouterOverDirectAtLeast: 0.95 },
       standin: standin === null ? null : {
         backend: 'bench/fast-standin-metastore.ts: fixed reply bytes recorded from the real rw metastore (seqid written in); every reply checked byte for byte',
