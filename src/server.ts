@@ -87,7 +87,11 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     if (!config.server.proxyProtocol) return serve(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     // Behind a load balancer that sends the PROXY protocol: the client's own address keys its tokens.
     socket.on('error', () => { /* 'close' follows */ });
-    readProxyHeader(socket, config.server.authTimeoutMs).then((source) => serve(socket, source), (err: Error) => {
+    readProxyHeader(socket, config.server.authTimeoutMs).then((source) => {
+      serve(socket, source);
+      // The reader paused the socket to hand over the bytes after the header: flow again.
+      socket.resume();
+    }, (err: Error) => {
       metrics.protocolErrors.inc({ reason: 'proxy_header' });
       log.warn({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err: err.message }, 'connection refused: bad PROXY protocol header');
       socket.destroy();

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDebianBinary } from './debian-package';
-import { spawnDetached, stopProcess, waitForPort } from './process';
+import { portIsFree, spawnDetached, stopProcess, waitForPort } from './process';
 
 const HAPROXY = '/usr/sbin/haproxy';
 
@@ -49,6 +49,8 @@ export function haproxyConfig(o: HaproxyOptions): string {
 
 export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
   ensureDebianBinary(HAPROXY, ['haproxy'], 'HAProxy');
+  // A balancer left running on the port would take the connections meant for this one.
+  if (!(await portIsFree(o.listenPort))) throw new Error(`port ${o.listenPort} (HAProxy) is in use; stop the process holding it`);
   mkdirSync(o.dir, { recursive: true });
   const config = join(o.dir, 'haproxy.cfg');
   const log = join(o.dir, 'haproxy.log');
