@@ -161,8 +161,9 @@ export class RouterMetrics {
 
   readonly tokenStoreUpGauge = new Gauge({
     name: 'hms_router_token_store_up',
-    help: '1 while the shared token store (consistency.tokenStore type redis) is connected, 0 while not; absent with the local store.',
+    help: '1 while the shared token store (consistency.tokenStore type redis) is connected, 0 while not; absent with the local store. With workers: 1 only when every worker is connected.',
     registers: [this.registry],
+    aggregator: 'min',
     collect: () => { const up = this.tokenStoreUp(); if (up !== null) this.tokenStoreUpGauge.set(up); },
   });
 

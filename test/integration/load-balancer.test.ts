@@ -1,6 +1,7 @@
 /**
  * Read-your-writes behind a real load balancer (issue #16): HAProxy from Debian in TCP mode, round
- * robin, no affinity, sending the PROXY protocol, in front of three router processes in `client`
+ * robin, no affinity, sending the PROXY protocol, in front of three routers (with the shared store
+ * the third runs two workers: four processes) in `client`
  * mode on the real stack (rw metastore on the MariaDB primary, ro on its GTID replica). The workload
  * is Presto's pattern: a new connection per call, each read checking its client's last write, while
  * the replica lags in cycles (SQL thread stopped 1.5 s, started 1 s).
@@ -28,10 +29,11 @@ const RUN_MS = 10_000;
 /** One key prefix for every router of this run (a fleet shares its tokens), apart from other runs. */
 const KEY_PREFIX = `lb-test-${process.pid}-${Date.now()}:`;
 
-function routerConfig(port: number, admin: number, store: 'redis' | 'local'): string[] {
+/** The third router runs two workers (server.workers): four processes share the tokens. */
+function routerConfig(port: number, admin: number, store: 'redis' | 'local', workers: number): string[] {
   const u = stack.routerMysqlUser;
   return [
-    `server: { host: 127.0.0.1, port: ${port}, proxyProtocol: true }`,
+    `server: { host: 127.0.0.1, port: ${port}, proxyProtocol: true, workers: ${workers} }`,
     `admin: { port: ${admin} }`,
     'log: { level: warn }',
     store === 'redis' ? `consistency: { tokenStore: { type: redis, url: "${stack.tokenStore.url}", keyPrefix: "${KEY_PREFIX}" } }` : 'consistency: { tokenStore: { type: local } }',
@@ -49,7 +51,7 @@ interface Fleet { routers: ChildProcess[]; haproxy: RunningHaproxy }
 
 async function startFleet(store: 'redis' | 'local'): Promise<Fleet> {
   const started = await Promise.allSettled(ROUTERS.map((r, i) =>
-    startRouterProcess(`lb-${store}-${i}`, routerConfig(r.port, r.admin, store), r.admin, { fromSource: true })));
+    startRouterProcess(`lb-${store}-${i}`, routerConfig(r.port, r.admin, store, store === 'redis' && i === 2 ? 2 : 1), r.admin, { fromSource: true })));
   const routers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   try {
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
