@@ -134,7 +134,23 @@ export class RedisTokenStore implements ClientTokenStore {
       throw new TokenStoreError('pending', 'a write of this client is not recorded in the token store yet');
     }
     const [generation, token] = await this.run('get', () => this.redis.hmsTokenGet(key, this.options.ttlMs));
-    return { generation: generation ?? '0', token: token === null ? null : decodeToken(token) };
+    return { generation: generation ?? '0', token: token === null ? null : this.decoded(token) };
+  }
+
+  /**
+   * Parsing a GTID costs more CPU than the store's round trip; many clients hold the same few
+   * tokens (taken from the same coalesced primary reads), so parsed ones are kept (GtidState is immutable).
+   */
+  private readonly parsed = new Map<string, GtidState>();
+
+  private decoded(text: string): GtidState {
+    let token = this.parsed.get(text);
+    if (token === undefined) {
+      token = decodeToken(text);
+      if (this.parsed.size >= 1024) this.parsed.clear();
+      this.parsed.set(text, token);
+    }
+    return token;
   }
 
   async offer(metastore: string, client: string, generation: string, token: GtidState): Promise<void> {
