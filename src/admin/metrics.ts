@@ -152,7 +152,8 @@ export class RouterMetrics {
     name: 'hms_router_token_store_operation_seconds',
     help: 'Token store operations (get, offer, invalidate) by outcome (ok, unavailable, timeout, error, pending).',
     labelNames: ['operation', 'outcome'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    // Fine below 1 ms: a get is on every client-mode read's path, and its cost is the question.
+    buckets: [0.00005, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [this.registry],
   });
 
