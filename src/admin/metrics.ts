@@ -148,6 +148,13 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly earlyReplicaReads = new Counter({
+    name: 'hms_router_early_replica_reads_total',
+    help: 'client-mode reads sent to a replica while the shared token store was asked (a token seen here before was covered), by metastore and outcome: kept (the store\'s token was covered) or decided_again (a write through another router: decided with the store\'s token and read again).',
+    labelNames: ['metastore', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly tokenStoreOperations = new Histogram({
     name: 'hms_router_token_store_operation_seconds',
     help: 'Token store operations (get, offer, invalidate) by outcome (ok, unavailable, timeout, error, pending).',

@@ -10,7 +10,7 @@ import { PrimaryGtid } from './primary-gtid';
 import { ReplicaTracker, type StallTiming } from './replica-tracker';
 import { GtidServer } from './gtid-server';
 import { transactionsBehind } from './lag';
-import { formatGtid, type GtidState } from './gtid';
+import { covers, formatGtid, type GtidState } from './gtid';
 import type { CallInfo } from '../hms/call-info';
 import type { MetastoreConfig } from '../config/schema';
 import type { EndpointPool } from '../backends/endpoint-pool';
@@ -28,8 +28,19 @@ export type FallbackReason =
   | 'replica_slow'; // the replica's HMS had not answered within replicaReadTimeoutMs; the read was sent to the primary
 
 export type ReadDecision =
-  | { readonly role: 'replica'; readonly replica: ReplicaTracker }
+  | {
+    readonly role: 'replica'; readonly replica: ReplicaTracker;
+    /**
+     * Set when the replica was chosen before the client's token came back from the shared store
+     * (an early read, see earlyRead). The reply may be used only once this resolves to
+     * 'covered'; otherwise decide again with `recheck`.
+     */
+    readonly early?: Promise<EarlyCheck>;
+  }
   | { readonly role: 'primary'; readonly reason: FallbackReason | null };
+
+/** covered: the replica's position when the read was sent covers the token; else how to decide again. */
+export type EarlyCheck = { readonly verdict: 'covered' } | { readonly verdict: 'recheck'; readonly redo: () => Promise<ReadDecision> };
 
 /** What a client session keeps per metastore. */
 export interface SessionView {
@@ -165,12 +176,43 @@ export class ConsistencyRouter {
     if (this.primary === null || call.entry?.kind !== 'read' || session.pinned) return PRIMARY;
     // The last read of the primary's MySQL failed: no token can be had; the probe tells when it is back.
     if (this.primary.failing) return { role: 'primary', reason: 'primary_gtid_unavailable' };
+    const early = this.earlyRead(session);
+    if (early !== null) return early;
     let token: GtidState;
     try {
       token = await this.tokenFor(session);
     } catch {
       return { role: 'primary', reason: 'primary_gtid_unavailable' };
     }
+    return this.chooseFor(token);
+  }
+
+  /**
+   * client mode with a shared store: the store's round trip is on every read's path. When this
+   * process last saw a token for the client, and a healthy, applying replica's known position
+   * covers it, the read goes to that replica at once while the store is asked; the reply counts
+   * only if the replica's position *when the read was sent* covers the token the store returns (it
+   * only grows, so the answer reflects at least that). A write through another router meanwhile
+   * makes the check fail, and the read is decided again with the store's token.
+   */
+  private earlyRead(session: SessionView): ReadDecision | null {
+    if (this.config.consistency.mode !== 'client' || this.clientTokens.kind === 'local') return null;
+    const client = ClientTokens.key(session.remoteAddress, session.identityUser);
+    const hint = this.lastSeenTokens.get(client);
+    if (hint === undefined) return null;
+    const replica = this.replicas.filter((r) => r.unhealthyReason() === null && r.stalledReason === null && r.coversNow(hint))
+      .sort((a, b) => a.busy - b.busy)[0];
+    if (replica === undefined) return null;
+    const seen = replica.executed!;
+    const check = this.tokenFor(session).then((token): EarlyCheck => {
+      if (covers(seen, token)) return { verdict: 'covered' };
+      return { verdict: 'recheck', redo: () => this.chooseFor(token) };
+    }, (): EarlyCheck => ({ verdict: 'recheck', redo: () => Promise.resolve({ role: 'primary', reason: 'primary_gtid_unavailable' }) }));
+    return { role: 'replica', replica, early: check };
+  }
+
+  /** The replica (or primary, and why) for a read that needs `token`. */
+  private async chooseFor(token: GtidState): Promise<ReadDecision> {
     const healthy = this.replicas.filter((r) => r.unhealthyReason() === null).sort((a, b) => a.busy - b.busy);
     if (healthy.length === 0) return { role: 'primary', reason: 'replica_unhealthy' };
     const ready = healthy.find((r) => r.coversNow(token));
@@ -196,6 +238,7 @@ export class ConsistencyRouter {
   async afterPrimaryWrite(session: SessionView): Promise<void> {
     if (this.primary === null) return;
     if (this.config.consistency.mode === 'client') {
+      this.lastSeenTokens.delete(ClientTokens.key(session.remoteAddress, session.identityUser));
       try {
         await this.clientTokens.invalidate(this.metastore, ClientTokens.key(session.remoteAddress, session.identityUser));
       } catch (err) {
@@ -231,6 +274,18 @@ export class ConsistencyRouter {
     return token;
   }
 
+  /**
+   * client mode, shared store: the last token this process saw for each client, a hint for early
+   * reads only (never trusted: the store's answer decides). Bounded; a write here removes it.
+   */
+  private readonly lastSeenTokens = new Map<string, GtidState>();
+
+  private remember(client: string, token: GtidState): void {
+    if (this.clientTokens.kind === 'local') return;
+    if (this.lastSeenTokens.size >= 10_000 && !this.lastSeenTokens.has(client)) this.lastSeenTokens.clear();
+    this.lastSeenTokens.set(client, token);
+  }
+
   /** client mode: the stored token; none, a fresh one (kept unless a write came meanwhile); store failing, a fresh one (as strict). */
   private async clientToken(client: string): Promise<GtidState> {
     let stored;
@@ -241,8 +296,13 @@ export class ConsistencyRouter {
       this.metrics.tokenStoreSafeReads.inc({ metastore: this.metastore, reason });
       return this.primary!.current();
     }
-    if (stored.token !== null) return stored.token;
+    if (stored.token !== null) {
+      this.remember(client, stored.token);
+      return stored.token;
+    }
+    this.lastSeenTokens.delete(client);
     const token = await this.primary!.current();
+    this.remember(client, token);
     // Not awaited: this read is answered with its fresh token either way; a lost offer costs a later primary read.
     this.clientTokens.offer(this.metastore, client, stored.generation, token).catch(() => undefined);
     return token;

@@ -22,6 +22,7 @@ import type { MetastoreConfig, RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
 import type { Identity } from '../backends/identity';
 import type { ConsistencyRouter, FallbackReason } from '../consistency/consistency-router';
+import type { ReplicaTracker } from '../consistency/replica-tracker';
 import { BinaryWriter } from '../thrift/binary-writer';
 import { MessageBytes } from '../thrift/socket-writer';
 import { parseMessageHeader } from '../thrift/protocol';
@@ -284,42 +285,26 @@ export class CallHandler {
     const consistency = this.consistency.get(metastore);
     if (consistency !== undefined && consistency.splitting) {
       const view = { remoteAddress: session.remoteAddress, identityUser: session.identity?.user ?? null, holders: session.holders, pinned: session.dedicated.size > 0 };
-      const decision = await consistency.decide(call, view);
+      let decision = await consistency.decide(call, view);
       if (decision.role === 'replica') {
-        const replica = decision.replica;
-        replica.busy += 1;
-        let fallback: FallbackReason;
-        const unhealthy = replica.untilUnhealthy();
-        try {
-          // A replica read's deadline is replicaReadTimeoutMs: past it the connection's own deadline
-          // fails the call (the connection is dropped) and the read goes to the primary below.
-          const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()], replicaDeadlineMs(this.config.metastores[metastore]!));
-          // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
-          // the primary answers now and the replica's late reply (or failure) is dropped.
-          const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
-          if (reply === ABANDONED) {
-            forwarded.catch(() => undefined);
-            throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
+        let outcome: ReplicaOutcome | null = await this.readOnReplica(decision.replica, message, call, session, metastore, oneway);
+        // (A replica that failed the read sends it to the primary either way: no need for the check.)
+        if (decision.early !== undefined && outcome.fallback === undefined) {
+          // An early read (the replica chosen before the store's token came back): its reply counts
+          // only if the replica's position when it was sent covers that token.
+          const check = await decision.early;
+          this.metrics.earlyReplicaReads.inc({ metastore, outcome: check.verdict === 'covered' ? 'kept' : 'decided_again' });
+          if (check.verdict === 'recheck') {
+            decision = await check.redo();
+            outcome = decision.role === 'replica' ? await this.readOnReplica(decision.replica, message, call, session, metastore, oneway) : null;
           }
-          const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
-          if (exception === 'none') {
-            servedBy('replica');
-            return reply;
-          }
-          // Any exception a replica answers is settled by the primary. A MetaException means the
-          // replica's metastore failed; a declared exception ("no such object") is not proof either:
-          // a Hive 3 metastore whose MySQL connection just broke answers get_database with
-          // NoSuchObjectException carrying the query failure (found by the soak run, while the
-          // replica's MariaDB restarted), and its MySQL may answer again by the time we could look.
-          fallback = exception === 'meta' ? 'replica_error_reply' : 'replica_exception_reply';
-        } catch (err) {
-          fallback = err instanceof BackendError && err.code === 'deadline' ? 'replica_slow' : 'replica_call_failed';
-          this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
-        } finally {
-          unhealthy.cancel();
-          replica.busy -= 1;
         }
-        this.metrics.readFallbacks.inc({ metastore, reason: fallback });
+        if (outcome !== null && outcome.reply !== undefined) {
+          servedBy('replica');
+          return outcome.reply;
+        }
+        if (outcome !== null) this.metrics.readFallbacks.inc({ metastore, reason: outcome.fallback });
+        else if (decision.role === 'primary' && decision.reason !== null) this.metrics.readFallbacks.inc({ metastore, reason: decision.reason });
       } else if (decision.reason !== null) {
         this.metrics.readFallbacks.inc({ metastore, reason: decision.reason });
       }
@@ -331,6 +316,39 @@ export class CallHandler {
     }
     // `return await`: an async function returning a promise as such costs two more microtask turns.
     return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
+  }
+
+  /** One read on a replica: its reply, or why the read must go to the primary. */
+  private async readOnReplica(replica: ReplicaTracker, message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
+    oneway: boolean): Promise<ReplicaOutcome> {
+    replica.busy += 1;
+    const unhealthy = replica.untilUnhealthy();
+    try {
+      // A replica read's deadline is replicaReadTimeoutMs: past it the connection's own deadline
+      // fails the call (the connection is dropped) and the read goes to the primary.
+      const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()], replicaDeadlineMs(this.config.metastores[metastore]!));
+      // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
+      // the primary answers now and the replica's late reply (or failure) is dropped.
+      const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
+      if (reply === ABANDONED) {
+        forwarded.catch(() => undefined);
+        throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
+      }
+      const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
+      if (exception === 'none') return { reply };
+      // Any exception a replica answers is settled by the primary. A MetaException means the
+      // replica's metastore failed; a declared exception ("no such object") is not proof either:
+      // a Hive 3 metastore whose MySQL connection just broke answers get_database with
+      // NoSuchObjectException carrying the query failure (found by the soak run, while the
+      // replica's MariaDB restarted), and its MySQL may answer again by the time we could look.
+      return { fallback: exception === 'meta' ? 'replica_error_reply' : 'replica_exception_reply' };
+    } catch (err) {
+      this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
+      return { fallback: err instanceof BackendError && err.code === 'deadline' ? 'replica_slow' : 'replica_call_failed' };
+    } finally {
+      unhealthy.cancel();
+      replica.busy -= 1;
+    }
   }
 
   private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
@@ -435,6 +453,9 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
 }
 
 /** What a replica read resolves to when the replica turned unhealthy first. */
+/** What a read on a replica gave: its reply, or why it goes to the primary. */
+type ReplicaOutcome = { readonly reply: RawMessage | null; readonly fallback?: undefined } | { readonly reply?: undefined; readonly fallback: FallbackReason };
+
 const ABANDONED = Symbol('abandoned replica read');
 
 /** A replica read's deadline: replicaReadTimeoutMs, bounded by callMs (0: callMs alone). */

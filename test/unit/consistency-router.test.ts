@@ -8,6 +8,7 @@ import { describe, it, expect, vi, afterEach } from 'vitest';
 import { standInPool } from '../support/stand-in-pool';
 import type { Logger } from 'pino';
 import { ConsistencyRouter, type SessionView, type ReadDecision } from '../../src/consistency/consistency-router';
+import { LocalTokenStore, type ClientTokenStore } from '../../src/consistency/token-store';
 import { formatGtid, parseGtid, type GtidState } from '../../src/consistency/gtid';
 import type { ServerRole } from '../../src/consistency/gtid-server';
 import { configSchema, parseEndpoint, type MetastoreConfig } from '../../src/config/schema';
@@ -632,5 +633,101 @@ describe('ConsistencyRouter: lag and describe', () => {
     expect(state.primaryGtidReadAt).not.toBeNull();
     expect(Date.now() - Date.parse(state.primaryGtidReadAt!)).toBeLessThan(5000);
     expect(state.replicas[0]).toMatchObject({ name: 'r1', transactionsBehind: 5, executedGtid: '0-1-90,1-2-5', secondsBehind: 0 });
+  });
+});
+
+/**
+ * A shared store stands in as a LocalTokenStore that says it is shared (kind 'redis'), so early
+ * reads apply; `writeElsewhere` is a write of the client through another router.
+ */
+class SharedStoreStandIn implements ClientTokenStore {
+  readonly kind = 'redis';
+  private readonly tokens = new LocalTokenStore(60_000);
+  get(metastore: string, client: string) { return this.tokens.get(metastore, client); }
+  offer(metastore: string, client: string, generation: string, token: GtidState) { return this.tokens.offer(metastore, client, generation, token); }
+  invalidate(metastore: string, client: string) { return this.tokens.invalidate(metastore, client); }
+  close() { return Promise.resolve(); }
+  writeElsewhere(client: string): Promise<void> { return this.tokens.invalidate('ms', client); }
+}
+
+describe('ConsistencyRouter: early replica reads (client mode, shared store)', () => {
+  async function startShared(position = '0-1-10') {
+    const config = metastoreConfig('client', ['r1']);
+    const pool = standInPool('r1-hms:9083');
+    const { metrics } = standInMetrics();
+    const store = new SharedStoreStandIn();
+    const router = new ConsistencyRouter('ms', config, new Map([['r1', [pool] as unknown as EndpointPool[]]]), metrics, standInLogger, store);
+    routers.push(router);
+    const replica = standIn.StandInGtidServer.instances.find((i) => i.label === 'ms replica r1')!;
+    replica.executedCalls[0]!.reply.resolve(ma(position));
+    await router.ready();
+    router.stopPolling();
+    const primary = standIn.StandInGtidServer.instances.find((i) => i.label === 'ms primary')!;
+    return { router, store, primary };
+  }
+  const client = '10.0.0.1|alice';
+
+  it('no token seen here yet: no early read (the store is asked first)', async () => {
+    const { router, primary } = await startShared();
+    const p = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-10'));
+    const d = await p;
+    expect(d.role === 'replica' && d.early).toBeUndefined();
+  });
+
+  it('a token seen before and covered: the read goes early, and is kept when the store returns that token', async () => {
+    const { router, primary } = await startShared();
+    const first = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
+    await first;
+    await flush();
+    const d = await router.decide(READ, session());
+    expect(d.role).toBe('replica');
+    if (d.role !== 'replica' || d.early === undefined) throw new Error('expected an early read');
+    expect((await d.early).verdict).toBe('covered');
+  });
+
+  it('a write through another router meanwhile: the early reply is not kept; decided again with the store\'s fresh token', async () => {
+    const { router, store, primary } = await startShared('0-1-10');
+    const first = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
+    await first;
+    await flush();
+    await store.writeElsewhere(client);
+    const d = await router.decide(READ, session());
+    if (d.role !== 'replica' || d.early === undefined) throw new Error('expected an early read');
+    const pending = d.early;
+    await flush();
+    // The store has no token now: the check reads a fresh one from the primary, past the replica.
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-12'));
+    const check = await pending;
+    expect(check.verdict).toBe('recheck');
+    if (check.verdict !== 'recheck') return;
+    const again = check.redo();
+    await flush();
+    // The replica is polled / waited on for 0-1-12; it does not get there: the primary.
+    const replica = standIn.StandInGtidServer.instances.find((i) => i.label === 'ms replica r1')!;
+    replica.waitCalls.at(-1)?.reply.resolve(false);
+    replica.executedCalls.at(-1)?.reply.resolve(ma('0-1-10'));
+    const redone = await again;
+    expect(redone.role).toBe('primary');
+  });
+
+  it('a write through this router drops the hint: the next read asks the store first', async () => {
+    const { router, primary } = await startShared();
+    const first = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
+    await first;
+    await flush();
+    await router.afterPrimaryWrite(session());
+    const p = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-10'));
+    const d = await p;
+    expect(d.role === 'replica' && d.early).toBeUndefined();
   });
 });
