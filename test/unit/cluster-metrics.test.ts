@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, parseConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/config/load';
 import { RouterMetrics } from '../../src/admin/metrics';
 import { ClusterMetrics, WorkerMetrics } from '../../src/cluster/cluster-metrics';
 import { workerCount } from '../../src/cluster/primary';
+import { configErrorOf } from '../support/config-errors';
 
 const minimal = (server: string) => `
 server: ${server}
@@ -17,15 +18,7 @@ metastores:
 defaultMetastore: rw
 `;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('config was accepted');
-}
+const errorOf = configErrorOf;
 
 describe('server.workers', () => {
   it('defaults to 1 (one process, as before)', () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig, routingMapOf } from '../../src/config/load';
+import { configErrorOf } from '../support/config-errors';
 
 const minimal = `
 metastores:
@@ -15,15 +16,7 @@ metastores:
 defaultMetastore: rw
 `;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('config was accepted');
-}
+const errorOf = configErrorOf;
 
 describe('config', () => {
   it('fills every default', () => {

@@ -667,6 +667,15 @@ describe('ConsistencyRouter: early replica reads (client mode, shared store)', (
   }
   const client = '10.0.0.1|alice';
 
+  /** A first read of the client: the store has no token, the primary's GTID becomes it (and the hint). */
+  async function seeToken(router: ConsistencyRouter, primary: StandInGtidServer, position: string): Promise<void> {
+    const first = router.decide(READ, session());
+    await flush();
+    primary.executedCalls.at(-1)!.reply.resolve(ma(position));
+    await first;
+    await flush();
+  }
+
   it('no token seen here yet: no early read (the store is asked first)', async () => {
     const { router, primary } = await startShared();
     const p = router.decide(READ, session());
@@ -678,11 +687,7 @@ describe('ConsistencyRouter: early replica reads (client mode, shared store)', (
 
   it('a token seen before and covered: the read goes early, and is kept when the store returns that token', async () => {
     const { router, primary } = await startShared();
-    const first = router.decide(READ, session());
-    await flush();
-    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
-    await first;
-    await flush();
+    await seeToken(router, primary, '0-1-9');
     const d = await router.decide(READ, session());
     expect(d.role).toBe('replica');
     if (d.role !== 'replica' || d.early === undefined) throw new Error('expected an early read');
@@ -691,11 +696,7 @@ describe('ConsistencyRouter: early replica reads (client mode, shared store)', (
 
   it('a write through another router meanwhile: the early reply is not kept; decided again with the store\'s fresh token', async () => {
     const { router, store, primary } = await startShared('0-1-10');
-    const first = router.decide(READ, session());
-    await flush();
-    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
-    await first;
-    await flush();
+    await seeToken(router, primary, '0-1-9');
     await store.writeElsewhere(client);
     const d = await router.decide(READ, session());
     if (d.role !== 'replica' || d.early === undefined) throw new Error('expected an early read');
@@ -718,11 +719,7 @@ describe('ConsistencyRouter: early replica reads (client mode, shared store)', (
 
   it('a write through this router drops the hint: the next read asks the store first', async () => {
     const { router, primary } = await startShared();
-    const first = router.decide(READ, session());
-    await flush();
-    primary.executedCalls.at(-1)!.reply.resolve(ma('0-1-9'));
-    await first;
-    await flush();
+    await seeToken(router, primary, '0-1-9');
     await router.afterPrimaryWrite(session());
     const p = router.decide(READ, session());
     await flush();
