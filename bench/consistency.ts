@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '../stack/stack';
 import { REPO_ROOT } from '../stack/layout';
-import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
+import { replicaLagCycles, startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
 import { HmsTestClient, args as callArgs } from '../test/support/hms-test-client';
 import { numericFlag, percentile, startRouterProcess, stopRouterProcess } from './support';
 
@@ -143,20 +143,6 @@ async function workload(port: number, seconds: number): Promise<{ writes: number
   return { writes, reads, stale, errors, latencies };
 }
 
-/** Stops and starts the replica's SQL thread in cycles until `stop` is set. */
-function injectLag(): { stop: () => Promise<void> } {
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      await stopReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1500));
-      await startReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
-  return { stop: async () => { running = false; await loop; await startReplicaSqlThread(stack.mysql.replica.port); } };
-}
-
 const GOALS = {
   staleReads: 0,
   replicaShareNormalAtLeast: 0.9,
@@ -208,7 +194,7 @@ async function main(): Promise<void> {
       for (const phase of ['normal', 'lag', 'stalled']) {
         const stallNoticedAfterMs = phase === 'stalled' ? await stallReplica() : undefined;
         const before = await scrape();
-        const lag = phase === 'lag' ? injectLag() : null;
+        const lag = phase === 'lag' ? replicaLagCycles(stack.mysql.replica.port) : null;
         const run = await workload(ROUTER_PORT, SECONDS);
         await lag?.stop();
         const after = await scrape();

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { status } from '../stack/stack';
 import { REPO_ROOT } from '../stack/layout';
 import { startHaproxy } from '../stack/haproxy';
-import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
+import { replicaLagCycles, startReplicaSqlThread, waitForReplicaToCatchUp } from '../stack/replication';
 import { createWorkloadDatabases, dropWorkloadDatabases, runOwnWriteWorkload, workloadClients, WorkloadCounts } from '../test/support/own-write-workload';
 import { machineInfo, numericFlag, percentile, scrapeMetrics, startRouterProcess, stopRouterProcess, sumSeries } from './support';
 
@@ -113,22 +113,12 @@ async function costRounds(clientCount: number) {
 async function behindBalancer(store: 'redis' | 'local') {
   const routers = await Promise.all(ROUTERS.map((r, i) => startRouterProcess(`token-store-lb-${store}-${i}`, routerConfig(r.port, r.admin, store, true), r.admin)));
   const haproxy = await startHaproxy({ listenPort: LB_PORT, backendPorts: ROUTERS.map((r) => r.port), balance: 'roundrobin', sendProxy: true, dir: join(REPO_ROOT, '.work', 'bench', 'haproxy') });
-  let lagging = true;
-  const lag = (async () => {
-    while (lagging) {
-      await stopReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1500));
-      await startReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
+  const lag = replicaLagCycles(stack.mysql.replica.port);
   try {
     const deadline = Date.now() + SECONDS * 2 * 1000;
     return summary(await runOwnWriteWorkload(LB_PORT, clients, 10, () => Date.now() < deadline));
   } finally {
-    lagging = false;
-    await lag;
-    await startReplicaSqlThread(stack.mysql.replica.port);
+    await lag.stop();
     await waitForReplicaToCatchUp(stack.mysql.primary.port, stack.mysql.replica.port);
     await haproxy.stop();
     await Promise.all(routers.map((r) => stopRouterProcess(r)));

@@ -67,6 +67,23 @@ export async function startReplicaSqlThread(replicaPort: number): Promise<void> 
   await runAsRoot(replicaPort, 'START SLAVE SQL_THREAD');
 }
 
+/**
+ * Lag on demand: the replica's SQL thread stopped `stoppedMs`, started `runningMs`, in cycles until
+ * stop(), which ends the cycle under way and leaves the thread running.
+ */
+export function replicaLagCycles(replicaPort: number, stoppedMs = 1500, runningMs = 1000): { stop(): Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await stopReplicaSqlThread(replicaPort);
+      await new Promise((r) => setTimeout(r, stoppedMs));
+      await startReplicaSqlThread(replicaPort);
+      await new Promise((r) => setTimeout(r, runningMs));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; await startReplicaSqlThread(replicaPort); } };
+}
+
 /** Waits until the replica has applied everything the primary had written when called. */
 export async function waitForReplicaToCatchUp(primaryPort: number, replicaPort: number, timeoutSec = 60): Promise<void> {
   const { primary } = await readGtidPositions(primaryPort, replicaPort);

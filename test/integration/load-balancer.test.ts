@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { status } from '../../stack/stack';
 import { REPO_ROOT } from '../../stack/layout';
 import { startHaproxy, RunningHaproxy } from '../../stack/haproxy';
-import { startReplicaSqlThread, stopReplicaSqlThread, waitForReplicaToCatchUp } from '../../stack/replication';
+import { replicaLagCycles, startReplicaSqlThread, waitForReplicaToCatchUp } from '../../stack/replication';
 import { scrapeMetrics, startRouterProcess, stopRouterProcess, sumSeries } from '../../bench/support';
 import { createWorkloadDatabases, dropWorkloadDatabases, runOwnWriteWorkload, workloadClients, WorkloadCounts } from '../support/own-write-workload';
 
@@ -81,20 +81,12 @@ async function fleetSum(name: string, labels: string[] = []): Promise<number[]> 
 async function lagCycleRun(during: () => Promise<void> = async () => {}): Promise<WorkloadCounts> {
   const deadline = Date.now() + RUN_MS;
   const running = () => Date.now() < deadline;
-  const lag = (async () => {
-    while (running()) {
-      await stopReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1500));
-      await startReplicaSqlThread(stack.mysql.replica.port);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
+  const lag = replicaLagCycles(stack.mysql.replica.port);
   try {
     const [counts] = await Promise.all([runOwnWriteWorkload(LB_PORT, clients, 4, running), during()]);
     return counts;
   } finally {
-    await lag;
-    await startReplicaSqlThread(stack.mysql.replica.port);
+    await lag.stop();
     await waitForReplicaToCatchUp(stack.mysql.primary.port, stack.mysql.replica.port);
   }
 }
