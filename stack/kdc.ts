@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, appendFileS
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { spawnDetached, waitForPort } from './process';
+import { ensureDebianBinary } from './debian-package';
 
 export const REALM = 'HMS.TEST';
 export const KDC_HOST = 'localhost';
@@ -72,15 +73,7 @@ export function kdcFiles(layout: KdcLayout): KdcFiles {
  * packages; as root we install them, otherwise we say how.
  */
 export function ensureKdcBinaries(): void {
-  if ([KRB5KDC, KDB5_UTIL, KADMIN_LOCAL].every((b) => existsSync(b))) return;
-  const fix = 'apt-get install -y krb5-kdc krb5-admin-server krb5-user';
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot) throw new Error(`MIT Kerberos KDC binaries are missing (${KRB5KDC}); fix: sudo ${fix}`);
-  process.stderr.write('stack: installing the MIT Kerberos KDC from Debian packages...\n');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const res = spawnSync('apt-get', ['install', '-y', '-qq', 'krb5-kdc', 'krb5-admin-server', 'krb5-user'], { stdio: 'inherit', env });
-  if (res.status !== 0 || !existsSync(KRB5KDC)) throw new Error(`could not install the KDC with apt-get; fix: apt-get update && ${fix}`);
+  ensureDebianBinary([KRB5KDC, KDB5_UTIL, KADMIN_LOCAL], ['krb5-kdc', 'krb5-admin-server', 'krb5-user'], 'the MIT Kerberos KDC');
 }
 
 /** The client configuration every process of the stack uses (KRB5_CONFIG, -Djava.security.krb5.conf). */
