@@ -204,7 +204,7 @@ export class ConsistencyRouter {
       .sort((a, b) => a.busy - b.busy)[0];
     if (replica === undefined) return null;
     const seen = replica.executed!;
-    const check = this.tokenFor(session).then((token): EarlyCheck => {
+    const check = this.clientToken(client).then((token): EarlyCheck => {
       if (covers(seen, token)) return { verdict: 'covered' };
       return { verdict: 'recheck', redo: () => this.chooseFor(token) };
     }, (): EarlyCheck => ({ verdict: 'recheck', redo: () => Promise.resolve({ role: 'primary', reason: 'primary_gtid_unavailable' }) }));
