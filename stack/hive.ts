@@ -29,6 +29,9 @@ import { pathToFileURL } from 'node:url';
 /** JDBC driver class of MySQL Connector/J 8 (see stack/hive/pom.xml for why not MariaDB's). */
 export const JDBC_DRIVER = 'com.mysql.cj.jdbc.Driver';
 
+/** Writes the metastore's notification log (Hive 3: hive-hcatalog-server-extensions, see the pom). */
+export const DB_NOTIFICATION_LISTENER = 'org.apache.hive.hcatalog.listener.DbNotificationListener';
+
 const START_TIMEOUT_MS = 120_000;
 /** The metastore JVM: small heap (three run on a 2-core machine), small initial heap so RSS stays low. */
 const METASTORE_HEAP = ['-Xms64m', '-Xmx512m'];
@@ -528,6 +531,27 @@ async function schemaExists(jdbcUrl: string, user: string, password: string): Pr
 }
 
 /**
+ * Whether the MySQL of `jdbcUrl` takes writes (@@GLOBAL.read_only off): the stack's replica runs
+ * read-only, the primary and the federated server do not.
+ */
+async function mysqlWritable(jdbcUrl: string, user: string, password: string): Promise<boolean> {
+  const target = parseJdbcUrl(jdbcUrl);
+  const mysql = await import('mysql2/promise');
+  let conn;
+  try {
+    conn = await mysql.createConnection({ host: target.host, port: target.port, user, password, connectTimeout: 10_000 });
+  } catch (err) {
+    throw new Error(`cannot connect to MySQL/MariaDB at ${target.host}:${target.port} as ${user}: ${(err as Error).message}`);
+  }
+  try {
+    const [rows] = await conn.query('SELECT @@GLOBAL.read_only AS ro');
+    return Number((rows as Array<{ ro: number | string }>)[0]?.ro ?? 0) === 0;
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+/**
  * Creates the metastore schema in the database of `jdbcUrl` with Hive's schema tool
  * (MetastoreSchemaTool -dbType mysql -initSchema, scripts from the release's bin tarball on
  * Maven Central). Does nothing if the schema exists (table VERSION present). The database is
@@ -605,6 +629,8 @@ export interface MetastoreKerberos {
 function metastoreProps(opts: {
   version: string; port: number; jdbcUrl: string; user: string; warehouseDir: string;
   framed: boolean; verification: boolean; bindHost: string; kerberos?: MetastoreKerberos;
+  /** The metastore's MySQL takes writes (not a read-only replica): it keeps the notification log. */
+  writableMysql: boolean;
 }): Array<[string, string]> {
   const line = hiveLine(opts.version);
   const props: Array<[string, string]> = [
@@ -626,6 +652,14 @@ function metastoreProps(opts: {
     ['metastore.task.threads.always', 'org.apache.hadoop.hive.metastore.events.EventCleanerTask'],
   ];
   if (opts.kerberos !== undefined) props.push(...securityProps(opts.kerberos));
+  if (opts.writableMysql && line.profile === 'hive3') {
+    // The notification log (NOTIFICATION_LOG) that hms-router's change feed reads. A transactional
+    // listener runs inside the change's own JDO transaction, so the event row commits (or rolls
+    // back) with the change, at the same GTID. Only where the MySQL takes writes: a metastore on the
+    // read-only replica must not write events (it reads the primary's, replicated), and its
+    // listener's cleaner thread would fail every interval. Hive 4: see stack/hive/pom.xml.
+    props.push(['metastore.transactional.event.listeners', DB_NOTIFICATION_LISTENER]);
+  }
   if (line.profile === 'hive4') {
     // the 4.1.0 default list minus org.apache.iceberg.mr.hive.metastore.task.IcebergHouseKeeperService,
     // which lives in hive-iceberg-handler ("class not found" at every start otherwise)
@@ -701,6 +735,7 @@ export async function startMetastore(opts: {
     version: opts.version, port: opts.port, jdbcUrl: opts.jdbcUrl, user: opts.user,
     warehouseDir: opts.warehouseDir, framed: opts.framed ?? false, verification: plan.verification,
     bindHost: opts.bindHost ?? '127.0.0.1', kerberos: opts.kerberos,
+    writableMysql: await mysqlWritable(opts.jdbcUrl, opts.user, opts.password),
   });
   fs.writeFileSync(path.join(opts.confDir, 'metastore-site.xml'), siteXml(props));
   // Hadoop's UserGroupInformation and ProxyUsers read core-site.xml from the classpath, not the

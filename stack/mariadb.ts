@@ -89,7 +89,8 @@ function serverArgs(spec: MariadbSpec): string[] {
     '--max-connections=500',
     '--performance-schema=OFF',
     // Binlog with GTIDs on every server: the primary for replication, the others so that each
-    // reports a GTID position the router can read.
+    // reports a GTID position the router can read. The change feed (src/cache/change-feed.ts) needs
+    // it on the primary and the federated server: BINLOG_GTID_POS of a snapshot's binlog position.
     `--log-bin=${join(spec.dir, 'data', 'binlog')}`,
     '--binlog-format=ROW',
     '--gtid-strict-mode=1',

@@ -24,7 +24,8 @@ export async function createMetastoreUsers(port: number, database: string): Prom
     // Grants cover every per-version metastore database (hms_3_1_3, hms_4_1_0, ...).
     ...createUser(HIVE_USER.user, HIVE_USER.password, ['ALL PRIVILEGES ON `hms\\_%`.*']),
     ...createUser(HIVE_RO_USER.user, HIVE_RO_USER.password, ['SELECT ON `hms\\_%`.*']),
-    ...createUser(ROUTER_USER.user, ROUTER_USER.password, ['BINLOG MONITOR, SLAVE MONITOR ON *.*']),
+    // SELECT: the change feed reads the metastore's NOTIFICATION_LOG (a db-level grant, valid before the tables exist).
+    ...createUser(ROUTER_USER.user, ROUTER_USER.password, ['BINLOG MONITOR, SLAVE MONITOR ON *.*', 'SELECT ON `hms\\_%`.*']),
     ...createUser(REPL_USER.user, REPL_USER.password, ['REPLICATION SLAVE ON *.*']),
   ]);
 }
