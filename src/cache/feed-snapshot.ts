@@ -1,0 +1,193 @@
+/**
+ * One read of a metastore's notification log from one consistent snapshot of its primary MySQL, and
+ * the GTID positions that bound it, per flavour. The SQL lives here; what the rows mean for the
+ * feed's cursor (gaps, rewinds, the row limit) is decided by the pure `nextStep` below.
+ *
+ * MariaDB: the snapshot's own binlog position. START TRANSACTION WITH CONSISTENT SNAPSHOT takes the
+ * InnoDB read view and the binlog position together, with commits held off in between (MariaDB's
+ * commit ordering: a transaction is in the binlog and InnoDB in the same order, and the snapshot is
+ * taken between two commits), and reports the position as Binlog_snapshot_file/position. Its GTID
+ * position S = BINLOG_GTID_POS(file, pos) is exactly the set of transactions the snapshot sees: every
+ * event row read committed at a GTID covered by S (upper bound), and every transaction covered by S
+ * is visible, so all events up to S have been read (lower bound). changesUpTo = appliedUpTo = S.
+ *
+ * MySQL (not run against a real MySQL here: there is none on this machine): MySQL reports no
+ * binlog position for a snapshot, so it is bracketed. L = @@GLOBAL.gtid_executed read before the
+ * snapshot: MySQL adds a transaction's GTID to gtid_executed after its engine commit, so everything
+ * in L is visible to the snapshot taken after it (a lower bound: appliedUpTo = L). U = gtid_executed
+ * read after the rows: every row the snapshot shows committed before the snapshot, and its GTID
+ * joined gtid_executed right after that engine commit, in the same commit stage, before U's read a
+ * round trip later (an upper bound: changesUpTo = U). The window between an engine commit and its
+ * GTID joining gtid_executed is what this relies on being shorter than that round trip; MariaDB
+ * needs no such argument.
+ */
+import type mysql from 'mysql2/promise';
+import { GtidFlavor, GtidState, parseGtid } from '../consistency/gtid';
+import type { FeedEvent, FeedResetReason } from './feed-types';
+
+/** What one snapshot held. */
+export interface SnapshotRead {
+  /** Date.now() just before the snapshot was taken. */
+  readonly snapshotAt: number;
+  /** MAX(EVENT_ID) in the snapshot; 0 when the log is empty. */
+  readonly maxEventId: number;
+  /** Events after the cursor, in EVENT_ID order, at most limit + 1 (empty on the first read). */
+  readonly rows: readonly FeedEvent[];
+  /** Upper bound of the rows' commit positions. */
+  readonly changesUpTo: GtidState;
+  /** Lower bound: every commit it covers is in the snapshot. */
+  readonly readUpTo: GtidState;
+}
+
+/** A failure whose message is complete as is (it names the fix); the feed adds the server and schema. */
+export class FeedSqlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FeedSqlError';
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+type Rows = Array<Record<string, unknown>>;
+
+async function q(conn: mysql.Connection, sql: string, values: unknown[], timeoutMs: number): Promise<Rows> {
+  const [rows] = await conn.query({ sql, values, timeout: timeoutMs });
+  return rows as Rows;
+}
+
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+/** A NOTIFICATION_LOG row as the feed tells it: names lower-cased, nothing else trimmed. */
+export function toEvent(row: Record<string, unknown>): FeedEvent {
+  const lower = (v: unknown) => text(v)?.toLowerCase() ?? null;
+  return {
+    eventId: Number(row.EVENT_ID),
+    type: text(row.EVENT_TYPE) ?? '',
+    catalog: lower(row.CAT_NAME),
+    db: lower(row.DB_NAME),
+    table: lower(row.TBL_NAME),
+  };
+}
+
+/** The flavour of the server behind `conn` (as src/consistency/gtid-server.ts tells it). */
+export async function detectFlavor(conn: mysql.Connection, timeoutMs: number): Promise<GtidFlavor> {
+  const rows = await q(conn, 'SELECT @@version AS v', [], timeoutMs);
+  return /mariadb/i.test(text(rows[0]?.v) ?? '') ? 'mariadb' : 'mysql';
+}
+
+/** Once per connection: the snapshot must be a REPEATABLE READ one whatever the server's default. */
+export async function prepareSession(conn: mysql.Connection, timeoutMs: number): Promise<void> {
+  await q(conn, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ', [], timeoutMs);
+}
+
+/**
+ * Reads the log's newest EVENT_ID and, when `after` is not null, the events after it (at most
+ * limit + 1), in one consistent snapshot with its GTID bounds. The transaction is always ended; on
+ * a failure the caller drops the connection anyway.
+ */
+export async function readSnapshot(conn: mysql.Connection, flavor: GtidFlavor, database: string,
+  after: number | null, limit: number, timeoutMs: number): Promise<SnapshotRead> {
+  const table = `${quoteIdent(database)}.NOTIFICATION_LOG`;
+  let lower: GtidState | null = null;
+  if (flavor === 'mysql') lower = await gtidExecuted(conn, timeoutMs);
+  const snapshotAt = Date.now();
+  await q(conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY', [], timeoutMs);
+  try {
+    let snapshotPos: GtidState | null = null;
+    if (flavor === 'mariadb') snapshotPos = await mariadbSnapshotPosition(conn, timeoutMs);
+    const maxRows = await q(conn, `SELECT MAX(EVENT_ID) AS m FROM ${table}`, [], timeoutMs);
+    const maxEventId = Number(maxRows[0]?.m ?? 0);
+    let rows: FeedEvent[] = [];
+    if (after !== null && maxEventId > after) {
+      const read = await q(conn,
+        `SELECT EVENT_ID, EVENT_TYPE, CAT_NAME, DB_NAME, TBL_NAME FROM ${table} WHERE EVENT_ID > ? ORDER BY EVENT_ID LIMIT ?`,
+        [after, limit + 1], timeoutMs);
+      rows = read.map(toEvent);
+    }
+    const upper = flavor === 'mysql' ? await gtidExecuted(conn, timeoutMs) : snapshotPos;
+    await q(conn, 'COMMIT', [], timeoutMs);
+    // snapshotPos is set for MariaDB, lower for MySQL
+    const readUpTo = (flavor === 'mysql' ? lower : snapshotPos) as GtidState;
+    return { snapshotAt, maxEventId, rows, changesUpTo: upper as GtidState, readUpTo };
+  } catch (err) {
+    await q(conn, 'ROLLBACK', [], timeoutMs).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function gtidExecuted(conn: mysql.Connection, timeoutMs: number): Promise<GtidState> {
+  const rows = await q(conn, 'SELECT @@GLOBAL.gtid_executed AS g', [], timeoutMs);
+  return parseGtid('mysql', text(rows[0]?.g) ?? '');
+}
+
+async function mariadbSnapshotPosition(conn: mysql.Connection, timeoutMs: number): Promise<GtidState> {
+  const status = await q(conn, "SHOW STATUS LIKE 'binlog_snapshot_%'", [], timeoutMs);
+  const value = (name: string) => text(status.find((r) => text(r.Variable_name)?.toLowerCase() === name)?.Value);
+  const file = value('binlog_snapshot_file');
+  const pos = value('binlog_snapshot_position');
+  if (file === null || file === '' || pos === null) {
+    throw new FeedSqlError('the server reports no Binlog_snapshot_file: is the binlog enabled (log_bin)? The feed needs it for GTID positions');
+  }
+  const rows = await q(conn, 'SELECT BINLOG_GTID_POS(?, ?) AS g', [file, Number(pos)], timeoutMs);
+  const g = text(rows[0]?.g);
+  if (g === null) {
+    throw new FeedSqlError(`BINLOG_GTID_POS('${file}', ${pos}) returned NULL: is the binlog enabled (log_bin) and the file still there?`);
+  }
+  return parseGtid('mariadb', g);
+}
+
+// ------------------------------------------------------------------ the cursor (pure)
+
+/** What one read means for the feed: a reset first or not, the events to deliver, where to go on. */
+export interface FeedStep {
+  readonly reset: { readonly reason: FeedResetReason; readonly detail: string } | null;
+  readonly events: readonly FeedEvent[];
+  /** The last EVENT_ID delivered (or the restart point): the next read is after it. */
+  readonly cursor: number;
+  /** More events wait in the log than were delivered: appliedUpTo is null and the feed reads on at once. */
+  readonly limited: boolean;
+}
+
+/**
+ * Decides what a read means. `cursor` is the last EVENT_ID read, null before the first read.
+ * - first read: reset 'started' at the log's newest EVENT_ID (the cache starts empty, older events are not needed);
+ * - newest EVENT_ID below the cursor: reset 'rewound', restart at the newest;
+ * - first row not cursor + 1: reset 'gap', go on from the rows read;
+ * - at most `batchSize` events; a hole between two rows ends the batch before it (limited), so the
+ *   next read reports that gap as its own.
+ */
+export function nextStep(cursor: number | null, read: Pick<SnapshotRead, 'maxEventId' | 'rows'>, batchSize: number): FeedStep {
+  if (cursor === null) {
+    return {
+      reset: { reason: 'started', detail: `starting after EVENT_ID ${read.maxEventId}, the newest in the log` },
+      events: [], cursor: read.maxEventId, limited: false,
+    };
+  }
+  if (read.maxEventId < cursor) {
+    return {
+      reset: { reason: 'rewound', detail: `the log's newest EVENT_ID is ${read.maxEventId}, below ${cursor}, the last one read; restarting after ${read.maxEventId}` },
+      events: [], cursor: read.maxEventId, limited: false,
+    };
+  }
+  const rows = read.rows;
+  let reset: FeedStep['reset'] = null;
+  const first = rows[0];
+  if (first !== undefined && first.eventId !== cursor + 1) {
+    reset = {
+      reason: 'gap',
+      detail: `after EVENT_ID ${cursor} the log's next is ${first.eventId}: ${first.eventId - cursor - 1} event(s) from ${cursor + 1} to ${first.eventId - 1} are missing (cleaned or lost)`,
+    };
+  }
+  let n = Math.min(rows.length, batchSize);
+  for (let i = 1; i < n; i++) {
+    if (rows[i]!.eventId !== rows[i - 1]!.eventId + 1) { n = i; break; }
+  }
+  const events = rows.slice(0, n);
+  return { reset, events, cursor: events.at(-1)?.eventId ?? cursor, limited: n < rows.length };
+}
