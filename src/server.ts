@@ -22,6 +22,8 @@ import { ReloadSource, RoutingMapReloader } from './routing/map-reloader';
 import { RouterCredentials } from './auth/router-credentials';
 import { negotiateSaslServer } from './auth/sasl-server';
 import { readProxyHeader } from './proxy/proxy-header-reader';
+import { CacheStage } from './cache/cache-stage';
+import { ChangeFeed } from './cache/change-feed';
 
 export interface RunningRouter {
   readonly port: number;
@@ -64,13 +66,19 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   const flowControl = new FlowControl(metrics);
   const prober = new HealthProber(backends.allPools());
   prober.start();
-  const handler = new CallHandler(config, backends, consistency, metrics, log, flowControl, routingMapOf(config));
+  // The metadata cache of each metastore with a change feed (src/cache/); its first read is awaited below.
+  const cache = Object.values(config.metastores).some((m) => m.cache.feed !== undefined)
+    ? new CacheStage(config.metastores, metrics, log, (metastore, feed, mysql, listener) =>
+      new ChangeFeed({ metastore, mysql, database: feed.database, pollIntervalMs: feed.pollIntervalMs, batchSize: feed.batchSize, queryTimeoutMs: feed.queryTimeoutMs, log }, listener))
+    : null;
+  const handler = new CallHandler(config, backends, consistency, metrics, log, flowControl, routingMapOf(config), undefined, cache);
   const reloader = new RoutingMapReloader(options.configPath ?? null, config,
-    () => ({ map: handler.routingMap, batching: handler.batchingPolicies }),
-    ({ map, batching }) => { handler.setRoutingMap(map); handler.setBatching(batching); }, metrics, log);
+    () => ({ map: handler.routingMap, batching: handler.batchingPolicies, cache: handler.cachePolicies }),
+    ({ map, batching, cache: policies }) => { handler.setRoutingMap(map); handler.setBatching(batching); handler.setCachePolicies(policies); }, metrics, log);
   if (options.watchConfig !== false) reloader.watchFile();
   // Replicas start as unchecked (their reads would go to the primary): check each once first.
   await Promise.all([...consistency.values()].map((c) => c.ready()));
+  await cache?.start();
   const authenticate = config.server.authentication === 'kerberos'
     ? (socket: Socket) => negotiateSaslServer(socket, config.server.authTimeoutMs) : null;
   const connections = new Set<ClientConnection>();
@@ -114,12 +122,13 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     routingMap: () => handler.routingMap,
     primaryPools: (name) => backends.primaryCandidates(name),
     consistency: (name) => consistency.get(name),
+    cache: (name) => cache?.state().find((c) => c.metastore === name),
   });
   const backendsSampler = setInterval(() => backendsView.observe(), SAMPLE_INTERVAL_MS).unref();
   const adminState: AdminState = {
     accepting: () => accepting,
     routing: () => ({ version: handler.routingMap.version, loadedAt: handler.routingMap.loadedAt, map: handler.routingMap.source,
-      batching: Object.fromEntries(handler.batchingPolicies) }),
+      batching: Object.fromEntries(handler.batchingPolicies), cache: Object.fromEntries(handler.cachePolicies) }),
     backends: () => backendsView.build(),
     reloadRouting: () => reloader.reload('admin'),
     adminToken: config.admin.token,
@@ -139,6 +148,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
     server.close();
     await backends.close();
     await Promise.all([...consistency.values()].map((c) => c.close()));
+    await cache?.stop();
     throw err;
   });
   const adminPort = admin === null ? null : (admin.address() as AddressInfo).port;
@@ -161,6 +171,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
       await stopped;
       await backends.close();
       await Promise.all([...consistency.values()].map((c) => c.close()));
+      await cache?.stop();
       await tokenStore?.close();
       if (admin !== null) {
         await new Promise<void>((resolve) => admin.close(() => resolve()));

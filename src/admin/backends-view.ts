@@ -10,6 +10,7 @@
 import type { RouterConfig } from '../config/schema';
 import type { EndpointPool } from '../backends/endpoint-pool';
 import type { ConsistencyState } from '../consistency/consistency-router';
+import type { CacheState } from '../cache/cache-stage';
 import { NOT_POLLED } from '../consistency/replica-tracker';
 import type { RoutingMap, AccessMode } from '../routing/routing-map';
 
@@ -84,6 +85,8 @@ export interface MetastoreView {
     readonly mysql: (MysqlView & { readonly lastReadAt: string | null }) | null;
   };
   readonly replicas: readonly ReplicaView[];
+  /** The metadata cache and its change feed, when the metastore has one. */
+  readonly cache: CacheState | null;
 }
 
 export interface BackendsView {
@@ -108,6 +111,8 @@ export interface BackendsSources {
   /** The metastore's primary endpoint pools, in any order (the view shows them as configured). */
   primaryPools(metastore: string): readonly PoolLike[];
   consistency(metastore: string): ConsistencyLike | undefined;
+  /** The metastore's cache state, when it has a cache. */
+  cache?(metastore: string): CacheState | undefined;
 }
 
 interface SeenFailure {
@@ -189,6 +194,7 @@ export class BackendsViewBuilder {
           lag: { transactions: r.transactionsBehind, seconds: r.secondsBehind },
           executedGtid: r.executedGtid,
         })),
+        cache: this.sources.cache?.(name) ?? null,
       };
     });
     return { generatedAt: this.now().toISOString(), defaultMetastore: map.defaultMetastore, metastores };

@@ -164,6 +164,96 @@ export class RouterMetrics {
     registers: [this.registry],
   });
 
+  readonly cacheHits = new Counter({
+    name: 'hms_router_cache_hits_total',
+    help: 'Reads answered from the metadata cache, by metastore and method (get_partitions_by_names: calls, not partitions).',
+    labelNames: ['metastore', 'method'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheMisses = new Counter({
+    name: 'hms_router_cache_misses_total',
+    help: 'Cacheable reads the cache could have answered but held no entry for (they went to a metastore and may fill it), by metastore and method.',
+    labelNames: ['metastore', 'method'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheBypasses = new Counter({
+    name: 'hms_router_cache_bypasses_total',
+    help: 'Cacheable reads not answered from the cache for a reason (feed_starting, feed_failing, feed_behind, feed_lagging, token_ahead_of_feed, token_unavailable, entry_older_than_token, pinned_connection, not_cacheable_request), by metastore and reason.',
+    labelNames: ['metastore', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheFills = new Counter({
+    name: 'hms_router_cache_fills_total',
+    help: 'Answers offered to the cache after a miss, by metastore and outcome: stored, changed_during_call, older_than_change (a change the answer may not reflect), reset, too_large, not_stored (an exception or a reply that cannot be cut per partition).',
+    labelNames: ['metastore', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheInvalidations = new Counter({
+    name: 'hms_router_cache_invalidated_entries_total',
+    help: 'Cache entries removed because the change feed read a change to an object they depend on.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheFeedEvents = new Counter({
+    name: 'hms_router_cache_feed_events_total',
+    help: 'Notification log events the change feed read, by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheFeedResets = new Counter({
+    name: 'hms_router_cache_feed_resets_total',
+    help: 'Times the cache forgot everything because the feed could not vouch for what it read before, by metastore and reason (started, gap, rewound).',
+    labelNames: ['metastore', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheFeedErrors = new Counter({
+    name: 'hms_router_cache_feed_errors_total',
+    help: 'Failed reads of the notification log (the cache stops answering until a read succeeds), by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  /** Set by the server when a metastore has a cache: refreshes the cache gauges when metrics are collected. */
+  collectCacheState: () => void = () => {};
+
+  readonly cacheEntries = new Gauge({
+    name: 'hms_router_cache_entries',
+    help: 'Entries in the metadata cache (get_partitions_by_names: one per partition), by metastore.',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+    collect: () => this.collectCacheState(),
+  });
+
+  readonly cacheBytes = new Gauge({
+    name: 'hms_router_cache_bytes',
+    help: 'Memory the metadata cache accounts for its entries, by metastore (bounded by cache.maxBytes per process).',
+    labelNames: ['metastore'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheFeedLag = new Gauge({
+    name: 'hms_router_cache_feed_lag_seconds',
+    help: 'Seconds since the change feed\'s last complete read of the notification log began (answers are at most this old; none past cache.maxLagMs). With workers: the most any worker sees.',
+    labelNames: ['metastore'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+
+  readonly cacheFeedEventId = new Gauge({
+    name: 'hms_router_cache_feed_event_id',
+    help: 'The last notification log EVENT_ID the change feed read, by metastore. With workers: the least any worker has read.',
+    labelNames: ['metastore'] as const,
+    aggregator: 'min',
+    registers: [this.registry],
+  });
+
   /** Set by the server when a shared token store is configured: 1 connected, 0 not. */
   tokenStoreUp: () => number | null = () => null;
 

@@ -104,6 +104,37 @@ const metastoreAuthSchema = z.discriminatedUnion('type', [
   }),
 ]).default({ type: 'none' });
 
+/**
+ * The metadata cache (src/cache/): hot reads answered from memory, never older than the caller's
+ * token nor than maxLagMs behind the metastore's change feed. enabled, maxBytes, maxLagMs and
+ * callerIndependent reload with the routing map; the feed is opened at start.
+ */
+export const cacheSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Memory for cached replies; the least recently used entries leave beyond it. */
+  maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+  /** An answer from the cache reflects the metastore as of at most this long ago (the feed's last complete read). */
+  maxLagMs: z.number().int().min(10).default(1000),
+  /**
+   * true: the metastore's answers do not depend on who asks (no filter hook, no authorization that
+   * trims results), so callers share entries. false: entries are keyed by the caller's identity too.
+   */
+  callerIndependent: z.boolean().default(false),
+  /** The change feed: the metastore's notification log, read from its primary MySQL. */
+  feed: z.strictObject({
+    /** The metastore's schema (database) on that MySQL. */
+    database: z.string().min(1),
+    /** Defaults to primary.mysql; needs SELECT on the schema (and, for MariaDB, the binlog enabled). */
+    mysql: mysqlSchema.optional(),
+    /** How often the log is read when it is caught up. */
+    pollIntervalMs: z.number().int().min(10).default(100),
+    /** Most events one read takes; more are read at once in further reads. */
+    batchSize: z.number().int().min(1).default(1000),
+    /** A feed query slower than this failed (the cache stops answering until a read succeeds). */
+    queryTimeoutMs: z.number().int().min(10).default(2000),
+  }).optional(),
+}).prefault({});
+
 const metastoreSchema = z.strictObject({
   /** How the router authenticates to this metastore. */
   authentication: metastoreAuthSchema,
@@ -122,6 +153,8 @@ const metastoreSchema = z.strictObject({
   health: healthSchema,
   /** Large partition listings split into bounded calls (reloadable, like the routing map). */
   batching: batchingSchema,
+  /** Hot reads from the router's memory (off unless enabled, and only with a feed). */
+  cache: cacheSchema,
   /** Largest reply accepted from this metastore. */
   maxReplyBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024 - 1),
 });
@@ -219,6 +252,20 @@ export const configSchema = z.strictObject({
         message: 'replicas need the primary\'s MySQL (host, port, user) to read its GTID; add it or set consistency.mode: off',
       });
     }
+    if (m.cache.enabled && m.cache.feed === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metastores', name, 'cache', 'feed'],
+        message: 'a cache needs the change feed that tells it of every change: add feed: { database: <the metastore\'s schema on its primary MySQL> }, or set enabled: false',
+      });
+    }
+    if (m.cache.feed !== undefined && m.cache.feed.mysql === undefined && m.primary.mysql === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metastores', name, 'cache', 'feed', 'mysql'],
+        message: 'the change feed reads the metastore\'s primary MySQL: add cache.feed.mysql (or primary.mysql) with host, port and user',
+      });
+    }
     const seen = new Set<string>();
     m.replicas.forEach((r, i) => {
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['metastores', name, 'replicas', i, 'name'], message: `duplicate replica name '${r.name}'` });
@@ -263,6 +310,7 @@ export type RouterConfig = z.infer<typeof configSchema>;
 export type MetastoreConfig = RouterConfig['metastores'][string];
 export type MysqlConfig = z.infer<typeof mysqlSchema>;
 export type ReplicaConfig = z.infer<typeof replicaSchema>;
+export type CacheConfig = z.infer<typeof cacheSchema>;
 export type ConsistencyConfig = z.infer<typeof consistencySchema>;
 export type TokenStoreConfig = RouterConfig['consistency']['tokenStore'];
 export type MetastoreAuthConfig = z.infer<typeof metastoreAuthSchema>;

@@ -172,8 +172,10 @@ export class ConsistencyRouter {
     return this.primary !== null;
   }
 
-  async decide(call: CallInfo, session: SessionView): Promise<ReadDecision> {
+  async decide(call: CallInfo, session: SessionView, known?: GtidState): Promise<ReadDecision> {
     if (this.primary === null || call.entry?.kind !== 'read' || session.pinned) return PRIMARY;
+    // The token was already fetched (by the cache stage): the same token decides.
+    if (known !== undefined) return this.chooseFor(known);
     // The last read of the primary's MySQL failed: no token can be had; the probe tells when it is back.
     if (this.primary.failing) return { role: 'primary', reason: 'primary_gtid_unavailable' };
     const early = this.earlyRead(session);
@@ -185,6 +187,21 @@ export class ConsistencyRouter {
       return { role: 'primary', reason: 'primary_gtid_unavailable' };
     }
     return this.chooseFor(token);
+  }
+
+  /**
+   * The token a read must see, as decide() would take it: null when reads are not split here (no
+   * primary GTID is tracked), 'unavailable' when the primary's GTID cannot be read. Passing it to
+   * decide() makes that read decide with this same token.
+   */
+  async readToken(call: CallInfo, session: SessionView): Promise<GtidState | null | 'unavailable'> {
+    if (this.primary === null || !this.splitting || call.entry?.kind !== 'read' || session.pinned) return null;
+    if (this.primary.failing) return 'unavailable';
+    try {
+      return await this.tokenFor(session);
+    } catch {
+      return 'unavailable';
+    }
   }
 
   /**

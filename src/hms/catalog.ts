@@ -12,7 +12,7 @@
  *   encoded as "@<catalog>#<database>"; the request structs carry it in a separate catName field.
  * - `meta` below is the field id of MetaException in the method's result struct.
  */
-import type { FanOut, FieldPath, InterfaceVersion, ListingShape, MethodEntry, MethodKind } from './method-entry';
+import type { CacheShape, FanOut, FieldPath, InterfaceVersion, ListingShape, MethodEntry, MethodKind } from './method-entry';
 
 type Versions = readonly InterfaceVersion[];
 
@@ -38,6 +38,7 @@ interface Where {
   readonly meta?: number;
   readonly listing?: ListingShape;
   readonly credentials?: 'token-get' | 'token' | 'store';
+  readonly cache?: CacheShape;
 }
 
 function entry(name: string, kind: MethodKind, mutates: boolean, versions: Versions, where: Where): MethodEntry {
@@ -76,6 +77,12 @@ const COLSTATS = { db: [1, 1, 2], table: [1, 1, 3], catalog: [1, 1, 6] } as cons
 const SETSTATS = { db: [1, 1, '*', 1, 2], table: [1, 1, '*', 1, 3], catalog: [1, 1, '*', 1, 6] } as const;
 /** (1: req{1: list<SQL*Constraint{1: catName, 2: table_db, 3: table_name}>}) */
 const CONSTRAINTS = { db: [1, 1, '*', 2], table: [1, 1, '*', 3], catalog: [1, 1, '*', 1] } as const;
+// What cached answers depend on (src/cache/): only reads whose answer is a function of the metastore's
+// objects and the caller. Never the *_with_auth forms (privileges) nor anything of transactions.
+const TABLE: CacheShape = { depends: 'table' };
+const DATABASE: CacheShape = { depends: 'database' };
+const DATABASES: CacheShape = { depends: 'databases' };
+const TABLES: CacheShape = { depends: 'tables' };
 /** (1: CompactionInfoStruct{2: dbname, 3: tablename}) */
 const CINFO = { db: [1, 2], table: [1, 3] } as const;
 /** (1: ISchemaName{1: catName, 2: dbName, 3: schemaName}) */
@@ -118,12 +125,12 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   // --- databases ---
   write('create_database', ALL, { db: [1, 1], catalog: [1, 8], meta: 3 }), // Database{1: name, 8: catalogName}
   write('create_database_req', V4, { db: [1, 1], catalog: [1, 8], meta: 3 }), // CreateDatabaseRequest{1: databaseName, 8: catalogName}
-  read('get_database', ALL, { db: [1], meta: 2 }),
-  read('get_database_req', V4, { db: [1, 1], catalog: [1, 2], meta: 2 }),
+  read('get_database', ALL, { db: [1], meta: 2, cache: DATABASE }),
+  read('get_database_req', V4, { db: [1, 1], catalog: [1, 2], meta: 2, cache: DATABASE }),
   write('drop_database', ALL, { db: [1], meta: 3 }),
   write('drop_database_req', V4, { db: [1, 1], catalog: [1, 2], meta: 3 }),
-  read('get_databases', ALL, { fanOut: 'databases', meta: 1 }), // (1: pattern)
-  read('get_all_databases', ALL, { fanOut: 'databases', meta: 1 }),
+  read('get_databases', ALL, { fanOut: 'databases', meta: 1, cache: DATABASES }), // (1: pattern)
+  read('get_all_databases', ALL, { fanOut: 'databases', meta: 1, cache: DATABASES }),
   read('get_databases_req', V4, { fanOut: 'databases', catalog: [1, 1], meta: 1 }), // GetDatabaseObjectsRequest{1: catalogName, 2: pattern}
   write('alter_database', ALL, { db: [1], otherDbs: [[2, 1]], catalog: [2, 8], meta: 1 }),
   write('alter_database_req', V4, { db: [1, 1], otherDbs: [[1, 2, 1]], catalog: [1, 2, 8], meta: 1 }), // {1: oldDbName, 2: newDb}
@@ -151,13 +158,13 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   read('get_schema', ALL, { ...DT, meta: 1 }),
   read('get_schema_with_environment_context', ALL, { ...DT, meta: 1 }),
   read('get_schema_req', V4, { ...REQ_CDT, meta: 1 }),
-  read('get_tables', ALL, { db: [1], meta: 1 }),
-  read('get_tables_by_type', ALL, { db: [1], meta: 1 }),
-  read('get_all_tables', ALL, { db: [1], meta: 1 }),
+  read('get_tables', ALL, { db: [1], meta: 1, cache: TABLES }),
+  read('get_tables_by_type', ALL, { db: [1], meta: 1, cache: TABLES }),
+  read('get_all_tables', ALL, { db: [1], meta: 1, cache: TABLES }),
   read('get_tables_ext', V4, { db: [1, 2], catalog: [1, 1], meta: 1 }), // GetTablesExtRequest{1: catalog, 2: database}
   read('get_table_meta', ALL, { fanOut: 'table-meta', meta: 1 }), // (1: db_patterns, 2: tbl_patterns, 3: tbl_types)
-  read('get_table', ALL, { ...DT, meta: 1 }), // removed in 4.0.1
-  read('get_table_req', ALL, { ...req12(4), meta: 1 }), // GetTableRequest{1: dbName, 2: tblName, 4: catName}
+  read('get_table', ALL, { ...DT, meta: 1, cache: TABLE }), // removed in 4.0.1
+  read('get_table_req', ALL, { ...req12(4), meta: 1, cache: TABLE }), // GetTableRequest{1: dbName, 2: tblName, 4: catName}
   // (1: dbname, 2: list<string> tbl_names); removed in 4.0.1. Declares no exceptions in 2.3.0-2.3.9,
   // 3.1 and 4.0.0; 2.3.10 added throws (1: MetaException, ...): 3.1 layout kept (no metaException).
   read('get_table_objects_by_name', ALL, { db: [1] }),
@@ -195,11 +202,11 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   write('update_creation_metadata', V3, { db: [2], table: [3], catalog: [1], meta: 1 }), // (1: catName, 2: dbname, 3: tbl_name, ...)
 
   // --- constraints ---
-  read('get_primary_keys', ALL, { ...req12(3), meta: 1 }), // PrimaryKeysRequest{1: db_name, 2: tbl_name, 3: catName}
+  read('get_primary_keys', ALL, { ...req12(3), meta: 1, cache: TABLE }), // PrimaryKeysRequest{1: db_name, 2: tbl_name, 3: catName}
   // ForeignKeysRequest{1: parent_db_name, 2: parent_tbl_name, 3: foreign_db_name, 4: foreign_tbl_name, 5: catName}:
   // clients ask for the keys of the foreign (child) table; the parent may be unset or in another database.
   read('get_foreign_keys', ALL, { db: [1, 3], table: [1, 4], otherDbs: [[1, 1]], catalog: [1, 5], meta: 1 }),
-  read('get_unique_constraints', V3, { ...REQ_CDT, meta: 1 }),
+  read('get_unique_constraints', V3, { ...REQ_CDT, meta: 1, cache: TABLE }),
   read('get_not_null_constraints', V3, { ...REQ_CDT, meta: 1 }),
   read('get_default_constraints', V3, { ...REQ_CDT, meta: 1 }),
   read('get_check_constraints', V3, { ...REQ_CDT, meta: 1 }),
@@ -252,7 +259,7 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   write('markPartitionForEvent', ALL, { ...DT, meta: 1 }),
 
   // --- partitions: reads ---
-  read('get_partition', ALL, { ...DT, meta: 1 }),
+  read('get_partition', ALL, { ...DT, meta: 1, cache: TABLE }),
   read('get_partition_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_partition_with_auth', ALL, { ...DT, meta: 1 }),
   read('get_partition_by_name', ALL, { ...DT, meta: 1 }),
@@ -261,13 +268,13 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   read('get_partitions_with_auth', ALL, { ...DT, meta: 2, listing: { names: 'all', maxParts: 3, noSuchObject: 1, withAuth: true } }),
   read('get_partitions_pspec', ALL, { ...DT, meta: 2 }),
   // MetaException is field 1 in 2.3 (throws only MetaException) and 2 from 3.0 on: 3.1 layout kept.
-  read('get_partition_names', ALL, { ...DT, meta: 2 }),
+  read('get_partition_names', ALL, { ...DT, meta: 2, cache: TABLE }),
   read('fetch_partition_names_req', V4, { ...REQ_CDT, meta: 2 }), // PartitionsRequest
   read('get_partition_values', ALL, { ...req12(9), meta: 1 }), // PartitionValuesRequest{1: dbName, 2: tblName, 9: catName}
   read('get_partitions_ps', ALL, { ...DT, meta: 1, listing: { names: 'spec', partVals: 3, maxParts: 4, noSuchObject: 2 } }),
   read('get_partitions_ps_with_auth', ALL, { ...DT, meta: 2, listing: { names: 'spec', partVals: 3, maxParts: 4, noSuchObject: 1, withAuth: true } }),
   read('get_partitions_ps_with_auth_req', V4, { ...REQ_CDT, meta: 1 }),
-  read('get_partition_names_ps', ALL, { ...DT, meta: 1 }),
+  read('get_partition_names_ps', ALL, { ...DT, meta: 1, cache: TABLE }),
   read('get_partition_names_ps_req', V4, { ...REQ_CDT, meta: 1 }),
   read('get_partition_names_req', V4, { ...req12(6), meta: 1 }), // PartitionsByExprRequest{1: dbName, 2: tblName, 6: catName}
   read('get_partitions_by_filter', ALL, { ...DT, meta: 1, listing: { names: 'filter', filter: 3, maxParts: 4, noSuchObject: 2 } }),
@@ -276,7 +283,7 @@ export const METHOD_CATALOG: readonly MethodEntry[] = [
   read('get_partitions_by_expr', ALL, { ...req12(6), meta: 1 }), // PartitionsByExprRequest
   read('get_partitions_spec_by_expr', V4, { ...req12(6), meta: 1 }),
   read('get_num_partitions_by_filter', ALL, { ...DT, meta: 1 }),
-  read('get_partitions_by_names', ALL, { ...DT, meta: 1, listing: { names: 'given', givenNames: 3, noSuchObject: 2 } }),
+  read('get_partitions_by_names', ALL, { ...DT, meta: 1, listing: { names: 'given', givenNames: 3, noSuchObject: 2 }, cache: { depends: 'table', partitionNames: 3 } }),
   read('get_partitions_by_names_req', V4, { ...req12(), meta: 1 }), // GetPartitionsByNamesRequest{1: db_name, 2: tbl_name}: no catName
   read('get_partitions_with_specs', V4, { ...REQ_CDT, meta: 1 }), // GetPartitionsRequest{1: catName, 2: dbName, 3: tblName}
   read('isPartitionMarkedForEvent', ALL, { ...DT, meta: 1 }),

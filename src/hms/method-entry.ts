@@ -51,6 +51,21 @@ export interface ListingShape {
   readonly withAuth?: true;
 }
 
+/**
+ * How the metadata cache (src/cache/) may keep this read's answers: the metastore objects an answer
+ * depends on, so that the change feed's events invalidate it.
+ * - table:     one table (its definition, partitions, constraints); also any change of its database
+ * - database:  one database object
+ * - databases: the list of databases of the call's catalog
+ * - tables:    the table names of a database (any table created, dropped or altered in the catalog)
+ * `partitionNames`: the argument field id of a list<string> of partition names; each partition of
+ * the answer is kept on its own, so lists that overlap share entries.
+ */
+export interface CacheShape {
+  readonly depends: 'table' | 'database' | 'databases' | 'tables';
+  readonly partitionNames?: number;
+}
+
 export interface MethodEntry {
   readonly name: string;
   readonly kind: MethodKind;
@@ -80,4 +95,6 @@ export interface MethodEntry {
    * token store or master keys. See src/auth/credential-calls.ts for what the router does with them.
    */
   readonly credentials?: 'token-get' | 'token' | 'store';
+  /** Reads whose answers the metadata cache may keep (absent: never cached). */
+  readonly cache?: CacheShape;
 }

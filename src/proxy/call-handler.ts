@@ -18,10 +18,10 @@ import type { EndpointPool } from '../backends/endpoint-pool';
 import type { BackendConnection } from '../backends/backend-connection';
 import type { MetastoreBackends } from '../backends/metastore-backends';
 import type { RouterMetrics } from '../admin/metrics';
-import type { MetastoreConfig, RouterConfig } from '../config/schema';
+import type { CacheConfig, MetastoreConfig, RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
 import type { Identity } from '../backends/identity';
-import type { ConsistencyRouter, FallbackReason } from '../consistency/consistency-router';
+import type { ConsistencyRouter, FallbackReason, SessionView } from '../consistency/consistency-router';
 import type { ReplicaTracker } from '../consistency/replica-tracker';
 import { BinaryWriter } from '../thrift/binary-writer';
 import { MessageBytes } from '../thrift/socket-writer';
@@ -32,6 +32,8 @@ import { runListing, SubCall } from '../batching/listing-batcher';
 import { classify } from '../flow/flow-policy';
 import { credentialCallDecision } from '../auth/credential-calls';
 import type { Admission, FlowControl, ThrottleReason } from '../flow/flow-control';
+import type { CacheLookup, CacheStage, ServedBy } from '../cache/cache-stage';
+import type { GtidState } from '../consistency/gtid';
 
 const THROTTLE_TEXT: Record<ThrottleReason, string> = {
   pressure: 'the metastore is under pressure',
@@ -67,6 +69,8 @@ export class CallHandler {
     private routing: RoutingMap,
     /** Batching settings per metastore; they reload with the routing map. */
     private batching: ReadonlyMap<string, BatchingPolicy> = new Map(Object.entries(config.metastores).map(([name, m]) => [name, m.batching])),
+    /** The metadata cache stage (src/cache/), when a metastore has a cache. */
+    private readonly cache: CacheStage | null = null,
   ) {
     this.metastoreCount = Object.keys(config.metastores).length;
   }
@@ -81,6 +85,14 @@ export class CallHandler {
 
   get batchingPolicies(): ReadonlyMap<string, BatchingPolicy> {
     return this.batching;
+  }
+
+  get cachePolicies(): ReadonlyMap<string, CacheConfig> {
+    return this.cache?.policies ?? new Map(Object.entries(this.config.metastores).map(([name, m]) => [name, m.cache]));
+  }
+
+  setCachePolicies(policies: ReadonlyMap<string, CacheConfig>): void {
+    this.cache?.setPolicies(policies);
   }
 
   get routingMap(): RoutingMap {
@@ -151,19 +163,28 @@ export class CallHandler {
     if (call.entry?.fanOut !== undefined && this.metastoreCount > 1 && !oneway) {
       return this.fanOut(message, call, session, map, call.entry.fanOut, started);
     }
-    let role: 'primary' | 'replica' = 'primary';
+    let role: 'primary' | 'replica' | 'cache' = 'primary';
     let outcome = 'ok';
     const listing = call.entry?.listing;
     const policy = this.batching.get(metastore);
     try {
+      // The cache stage: a hot read answered from memory, or its token and an answer to keep on the way back.
+      const cached = oneway ? null : await this.lookupCache(message, call, session, metastore);
+      if (cached?.lookup.kind === 'hit') {
+        role = 'cache';
+        return cached.lookup.reply;
+      }
       if (listing !== undefined && policy !== undefined && policy.enabled && !oneway) {
-        const batched = await this.batchedListing(message, call, session, metastore, listing, policy, (served) => { role = served; });
+        const batched = await this.batchedListing(message, call, session, metastore, listing, policy, (served) => { role = served; }, cached?.token);
         if (batched !== null) {
           if (batched.failed) outcome = 'error';
           return batched.chunks;
         }
       }
-      const reply = await this.route(message, call, session, metastore, oneway, (served) => { role = served; });
+      let servedBy: ServedBy = { role: 'primary' };
+      const reply = await this.route(message, call, session, metastore, oneway, (served) => { servedBy = served; role = served.role; }, cached?.token);
+      if (cached?.lookup.kind === 'miss') cached.lookup.remember(reply, servedBy);
+      else if (this.cache !== null && (call.entry === null || call.entry.mutates)) this.cache.afterWrite(metastore, session);
       if (reply !== null) {
         if (reply.header.type === MessageType.EXCEPTION) outcome = 'error';
         // The reply must carry the client's seqid whatever the backend did with it.
@@ -186,6 +207,17 @@ export class CallHandler {
         this.log.debug({ session: session.id, method: header.name, kind, db: call.db, metastore, role, outcome, ms: seconds * 1000 }, 'call');
       }
     }
+  }
+
+  /**
+   * The cache stage's part: for a read the cache handles, the read's token (fetched once, then used
+   * by the replica choice too) and the lookup's verdict. Null for every other call.
+   */
+  private async lookupCache(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string): Promise<{ lookup: CacheLookup; token: GtidState | null | undefined } | null> {
+    if (this.cache === null || !this.cache.handles(metastore, call)) return null;
+    const consistency = this.consistency.get(metastore);
+    const token = consistency === undefined ? null : await consistency.readToken(call, sessionView(session));
+    return { lookup: this.cache.lookup(metastore, message, call, session, token), token: token === 'unavailable' ? undefined : token ?? undefined };
   }
 
   /**
@@ -227,7 +259,7 @@ export class CallHandler {
     let outcome = 'ok';
     try {
       return await fanOut(Object.keys(this.config.metastores),
-        async (metastore) => (await this.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!,
+        (metastore) => this.fanOutPart(message, call, session, metastore),
         kind, map, header.name, header.seqid, (metastore, error) => {
           this.metrics.partialFanOuts.inc({ method: header.name, metastore });
           this.log.warn({ session: session.id, method: header.name, metastore, err: error.message }, 'partial fan-out: answering without this metastore');
@@ -242,17 +274,29 @@ export class CallHandler {
     }
   }
 
+  /** One metastore's part of a fan-out: from its cache when it has one that may answer, else from its primary. */
+  private async fanOutPart(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string): Promise<RawMessage> {
+    const cached = await this.lookupCache(message, call, session, metastore);
+    if (cached?.lookup.kind === 'hit') {
+      const bytes = cached.lookup.reply;
+      return { bytes, header: parseMessageHeader(bytes, 0, bytes.length)! };
+    }
+    const reply = (await this.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!;
+    if (cached?.lookup.kind === 'miss') cached.lookup.remember(reply, { role: 'primary' });
+    return reply;
+  }
+
   /**
    * A large partition listing as bounded calls, each routed like any read. Null when the listing
    * passes through unchanged (small, or not exactly reproducible by batches).
    */
   private async batchedListing(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
-    shape: ListingShape, policy: BatchingPolicy, servedBy: (role: 'primary' | 'replica') => void): Promise<{ chunks: Buffer[]; failed: boolean } | null> {
+    shape: ListingShape, policy: BatchingPolicy, servedBy: (role: 'primary' | 'replica') => void, token: GtidState | null | undefined): Promise<{ chunks: Buffer[]; failed: boolean } | null> {
     const started = performance.now();
     const roles = new Set<'primary' | 'replica'>();
     const send: SubCall = async (bytes, expectedReplyBytes) => {
       const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)!, expectedReplyBytes };
-      const reply = await this.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served));
+      const reply = await this.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served.role), token);
       return reply!;
     };
     const result = await runListing(message, call.entry!, shape, policy, send);
@@ -281,11 +325,12 @@ export class CallHandler {
    * session take a fresh GTID token before its next replica read.
    */
   private async route(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
-    servedBy: (role: 'primary' | 'replica') => void): Promise<RawMessage | null> {
+    servedBy: (served: ServedBy) => void, token?: GtidState | null): Promise<RawMessage | null> {
     const consistency = this.consistency.get(metastore);
     if (consistency !== undefined && consistency.splitting) {
-      const view = { remoteAddress: session.remoteAddress, identityUser: session.identity?.user ?? null, holders: session.holders, pinned: session.dedicated.size > 0 };
-      let decision = await consistency.decide(call, view);
+      const view = sessionView(session);
+      // A token the cache stage fetched decides here too (null: none is needed, as decide() finds).
+      let decision = await consistency.decide(call, view, token ?? undefined);
       if (decision.role === 'replica') {
         let outcome: ReplicaOutcome | null = await this.readOnReplica(decision.replica, message, call, session, metastore, oneway);
         // (A replica that failed the read sends it to the primary either way: no need for the check.)
@@ -300,7 +345,7 @@ export class CallHandler {
           }
         }
         if (outcome !== null && outcome.reply !== undefined) {
-          servedBy('replica');
+          servedBy({ role: 'replica', position: outcome.position });
           return outcome.reply;
         }
         if (outcome !== null) this.metrics.readFallbacks.inc({ metastore, reason: outcome.fallback });
@@ -322,6 +367,8 @@ export class CallHandler {
   private async readOnReplica(replica: ReplicaTracker, message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
     oneway: boolean): Promise<ReplicaOutcome> {
     replica.busy += 1;
+    // What the replica had executed before the read was sent: its reply reflects at least that.
+    const position = replica.executed;
     const unhealthy = replica.untilUnhealthy();
     try {
       // A replica read's deadline is replicaReadTimeoutMs: past it the connection's own deadline
@@ -335,7 +382,7 @@ export class CallHandler {
         throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
       }
       const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
-      if (exception === 'none') return { reply };
+      if (exception === 'none') return { reply, position };
       // Any exception a replica answers is settled by the primary. A MetaException means the
       // replica's metastore failed; a declared exception ("no such object") is not proof either:
       // a Hive 3 metastore whose MySQL connection just broke answers get_database with
@@ -454,7 +501,8 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
 
 /** What a replica read resolves to when the replica turned unhealthy first. */
 /** What a read on a replica gave: its reply, or why it goes to the primary. */
-type ReplicaOutcome = { readonly reply: RawMessage | null; readonly fallback?: undefined } | { readonly reply?: undefined; readonly fallback: FallbackReason };
+type ReplicaOutcome = { readonly reply: RawMessage | null; readonly position: GtidState | null; readonly fallback?: undefined }
+  | { readonly reply?: undefined; readonly fallback: FallbackReason };
 
 const ABANDONED = Symbol('abandoned replica read');
 
@@ -476,6 +524,11 @@ function replyException(reply: RawMessage, metaExceptionField: number | undefine
   const field = reply.bytes.readInt16BE(at + 1);
   if (field === 0) return 'none';
   return field === metaExceptionField ? 'meta' : 'declared';
+}
+
+/** How the consistency router sees the client of a call. */
+function sessionView(session: ClientSession): SessionView {
+  return { remoteAddress: session.remoteAddress, identityUser: session.identity?.user ?? null, holders: session.holders, pinned: session.dedicated.size > 0 };
 }
 
 function readIdentity(message: RawMessage): { user: string; groups: string[] } | null {

@@ -3,14 +3,15 @@
  * file (debounced), or on an admin call. The new map is validated whole before use; a bad one is
  * refused with every problem named (log line, metric, the admin call's 400 body) and the old map
  * keeps serving. A good one is swapped in whole: calls in flight keep the map they started with.
- * The `routing` section, defaultMetastore and each metastore's `batching` settings change this way
- * (swapped together); the rest of a metastore's settings need a restart.
+ * The `routing` section, defaultMetastore, each metastore's `batching` settings and its `cache`
+ * settings (enabled, maxBytes, maxLagMs, callerIndependent; not the feed) change this way (swapped
+ * together); the rest of a metastore's settings need a restart.
  */
 import { readFileSync, watch, FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { parse } from 'yaml';
 import { compileRoutingMap, RoutingMap } from './routing-map';
-import type { RouterConfig } from '../config/schema';
+import { cacheSchema, type CacheConfig, type RouterConfig } from '../config/schema';
 import type { RouterMetrics } from '../admin/metrics';
 import { batchingSchema, BatchingPolicy } from '../batching/batching-policy';
 import { canonicalJson } from './routing-map';
@@ -19,6 +20,7 @@ import { canonicalJson } from './routing-map';
 export interface ReloadablePolicies {
   readonly map: RoutingMap;
   readonly batching: ReadonlyMap<string, BatchingPolicy>;
+  readonly cache: ReadonlyMap<string, CacheConfig>;
 }
 
 export type ReloadSource = 'sighup' | 'file' | 'admin';
@@ -50,7 +52,8 @@ export class RoutingMapReloader {
     }
     const previous = this.current();
     const changed = previous.map.version !== result.map.version
-      || canonicalJson(Object.fromEntries(previous.batching)) !== canonicalJson(Object.fromEntries(result.batching));
+      || canonicalJson(Object.fromEntries(previous.batching)) !== canonicalJson(Object.fromEntries(result.batching))
+      || canonicalJson(Object.fromEntries(previous.cache)) !== canonicalJson(Object.fromEntries(result.cache));
     if (changed) this.swap(result);
     this.metrics.routingReloads.inc({ source, outcome: changed ? 'ok' : 'unchanged' });
     this.log.info({ source, version: result.map.version, previous: previous.map.version }, changed ? 'routing map reloaded' : 'routing map unchanged');
@@ -66,7 +69,7 @@ export class RoutingMapReloader {
     } catch (err) {
       return { ok: false, problems: [`${this.configPath}: ${(err as Error).message}`] };
     }
-    const doc = (raw ?? {}) as { routing?: unknown; defaultMetastore?: unknown; metastores?: Record<string, { batching?: unknown } | undefined> };
+    const doc = (raw ?? {}) as { routing?: unknown; defaultMetastore?: unknown; metastores?: Record<string, { batching?: unknown; cache?: unknown } | undefined> };
     const input = { ...(doc.routing as object | undefined ?? {}), defaultMetastore: doc.defaultMetastore ?? this.config.defaultMetastore };
     const compiled = compileRoutingMap(input, Object.keys(this.config.metastores));
     const problems = compiled.ok ? [] : compiled.problems.map((p) => `routing.${p}`);
@@ -76,8 +79,26 @@ export class RoutingMapReloader {
       if (parsed.success) batching.set(name, parsed.data);
       else problems.push(...parsed.error.issues.map((i) => `metastores.${[name, 'batching', ...i.path].join('.')}: ${i.message}`));
     }
+    const cache = new Map<string, CacheConfig>();
+    for (const [name, m] of Object.entries(this.config.metastores)) {
+      const parsed = cacheSchema.safeParse(doc.metastores?.[name]?.cache);
+      if (!parsed.success) {
+        problems.push(...parsed.error.issues.map((i) => `metastores.${[name, 'cache', ...i.path].join('.')}: ${i.message}`));
+        continue;
+      }
+      // The feed is opened at start: a reload keeps the running one (and says so when asked to change it).
+      if (canonicalJson(parsed.data.feed ?? null) !== canonicalJson(m.cache.feed ?? null)) {
+        problems.push(`metastores.${name}.cache.feed: the change feed's settings take effect at restart only; restore them to reload the rest`);
+        continue;
+      }
+      if (parsed.data.enabled && m.cache.feed === undefined) {
+        problems.push(`metastores.${name}.cache.enabled: this metastore was started without a change feed (cache.feed); add it and restart`);
+        continue;
+      }
+      cache.set(name, parsed.data);
+    }
     if (!compiled.ok || problems.length > 0) return { ok: false, problems };
-    return { ok: true, map: compiled.map, batching };
+    return { ok: true, map: compiled.map, batching, cache };
   }
 
   /** Reloads on every change of the config file, debounced (editors write in several steps). */
