@@ -4,12 +4,13 @@
  *
  *   npx tsx bench/suite/report.ts [bench/results/suite.json]
  *
- * writes bench/results/REPORT.md and bench/results/plots/ (beside the JSON file).
+ * writes bench/results/REPORT.md and bench/results/plots/ (beside the JSON file), with the cache
+ * part's section from the cache.json beside it when there is one (bench/suite/cache.ts).
  * The same input gives byte-identical output: nothing here reads the clock or the locale.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isUnavailable, PartName, Spread, SuiteResults, SystemName, SystemResult, SYSTEMS, WorkloadResult } from './results';
+import { CACHE_SYSTEMS, CacheResults, isUnavailable, PartName, Spread, SuiteResults, SystemName, SystemResult, SYSTEMS, WorkloadResult } from './results';
 import { barChartSvg, BarSeries, cdfSvg, hasLatencyCurve } from './svg-plot';
 
 const PARTS: readonly PartName[] = ['reads', 'mixed', 'federated', 'large-listing'];
@@ -20,6 +21,7 @@ export const SYSTEM_COLORS: Readonly<Record<SystemName, string>> = {
   direct: '#555555',
   'hms-router': '#1f77b4',
   'waggle-dance': '#ff7f0e',
+  'hms-router-cache': '#2ca02c',
 };
 
 // ---- Number and Markdown formatting ----
@@ -306,8 +308,98 @@ function partSection(part: PartName, workloads: readonly WorkloadResult[], used:
   return out;
 }
 
+// ---- The cache part (its own results file, bench/results/cache.json) ----
+
+const extraOf = (r: SystemResult, key: string) => r.extra[key];
+
+function cacheSection(cache: CacheResults, used: Set<string>, plots: Plot[]): string[] {
+  const m = cache.machine;
+  const load = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' / ');
+  const s = cache.goalsSummary;
+  const out = [
+    '## Part: cache (issue #15, bench/results/cache.json)',
+    '',
+    `- Date: ${cache.date}; commit ${cache.commit ?? DASH}; command ${code(cache.command)}; ${fmtNumber(cache.minutes)} min`,
+    `- Machine: ${m.cpus} CPUs, load average (1 / 5 / 15 min) ${load(m.loadAverageAtStart)} at start, ${load(m.loadAverageAtEnd)} at end`,
+    `- Runs: ${fmtNumber(cache.secondsPerRun)} s per run after a warm-up of ${fmtNumber(cache.warmupSeconds)} s, ${cache.rounds} rounds, systems alternating`,
+    `- Cache: ${cache.cache.active ? 'active' : '**not active**'}: ${md(cache.cache.detail)}; the metastore's notification log ` +
+      `${cache.cache.notificationLogWritten === null ? 'could not be read' : cache.cache.notificationLogWritten ? 'is written' : '**is not written** (the feed cannot see changes)'}`,
+    ...Object.entries(cache.cache.gauges).map(([phase, g]) => `  - gauges ${phase}: ${Object.entries(g).map(([k, v]) => `${k} ${fmtNumber(v)}`).join(', ') || DASH}`),
+    ...cache.settings.map((line) => `- ${md(line)}`),
+    '',
+    `### Goals: ${s.met} met, ${s.notMet} NOT met, ${s.notMeasured} not measured`,
+    '',
+    '| goal | workload | measured | verdict | detail |',
+    '|---|---|---|---|---|',
+    ...cache.goals.map((g) => `| ${md(g.goal)} | ${md(g.workload ?? 'all')} | ${fmtNumber(g.measured)} | ` +
+      `${g.met === null ? 'not measured' : g.met ? 'met' : 'NOT met'} | ${md(g.detail)} |`),
+    '',
+    '### Hot reads',
+    '',
+    '| workload | system | throughput/s median [min..max] | p50 ms | p99 ms | ratio to direct | metastore calls per call | hit ratio | stale of compared | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const row = (w: WorkloadResult, system: SystemName, first: boolean, cells: (r: SystemResult) => string[]) => {
+    const r = w.systems[system];
+    if (r === undefined) return null;
+    const name = first ? md(w.name) : '';
+    if (isUnavailable(r)) return `| ${name} | ${system} | unavailable: ${md(r.unavailable)} |`;
+    return `| ${name} | ${system} | ${fmtSpread(r.throughputPerSec, fmtNumber)} | ${fmtNumber(r.p50Ms.median)} | ${fmtNumber(r.p99Ms.median)} | ` +
+      `${cells(r).join(' | ')} | ${r.errors === 0 ? '0' : `${fmtNumber(r.errors)} of ${fmtNumber(r.calls + r.errors)}`} |`;
+  };
+  const staleCell = (r: SystemResult) => `${fmtNumber(extraOf(r, 'stale') ?? 0)} of ${fmtNumber(extraOf(r, 'compared') ?? 0)}`;
+  for (const w of cache.hotReads) {
+    CACHE_SYSTEMS.forEach((system, i) => {
+      const line = row(w, system, i === 0, (r) => [fmtSpread(r.throughputRatioToDirect, fmtRatio), fmtNumber(extraOf(r, 'metastoreCallsPerCall')),
+        fmtNumber(extraOf(r, 'hitRatio')), staleCell(r)]);
+      if (line !== null) out.push(line);
+    });
+  }
+  out.push('', '### Mixed: 10 reads per write', '',
+    '| workload | system | throughput/s median [min..max] | p50 ms | p99 ms | primary calls per call | replica calls per call | ' +
+    'primary MySQL statements per call | replica MySQL statements per call | hit ratio | read-after-write violations of own reads | stale of compared | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const w of cache.mixed) {
+    CACHE_SYSTEMS.forEach((system, i) => {
+      const line = row(w, system, i === 0, (r) => [fmtNumber(extraOf(r, 'primaryCallsPerCall')), fmtNumber(extraOf(r, 'replicaCallsPerCall')),
+        fmtNumber(extraOf(r, 'primaryMysqlStatementsPerCall')), fmtNumber(extraOf(r, 'replicaMysqlStatementsPerCall')), fmtNumber(extraOf(r, 'hitRatio')),
+        `${fmtNumber(extraOf(r, 'readAfterWriteViolations') ?? 0)} of ${fmtNumber(extraOf(r, 'ownReads') ?? 0)}`, staleCell(r)]);
+      if (line !== null) out.push(line);
+    });
+  }
+  out.push('');
+  for (const w of [...cache.hotReads, ...cache.mixed]) {
+    out.push(`- **${md(w.name)}** (${connections(w)}): ${md(w.description)}`);
+    for (const note of w.notes) out.push(`  - ${md(note)}`);
+    for (const system of CACHE_SYSTEMS) {
+      const r = available(w, system);
+      for (const sample of r?.errorSamples ?? []) out.push(`  - error sample (${system}): ${code(clip(sample, 300))}`);
+    }
+  }
+  out.push('', '### Plots: cache', '');
+  for (const [method, group] of byMethod(cache.hotReads)) {
+    const file = uniqueFile(`cache-${slug(method)}-throughput`, used);
+    const series: BarSeries[] = CACHE_SYSTEMS.map((system) => ({
+      label: system, color: SYSTEM_COLORS[system], values: group.map((w) => available(w, system)?.throughputPerSec ?? null),
+    }));
+    plots.push({ file, svg: barChartSvg(`cache: hot ${method} throughput (median, min..max over rounds)`, 'calls per second',
+      group.map((w) => w.name.slice(method.length).trim() || w.name), series) });
+    out.push(`![cache ${md(method)} throughput](${PLOTS_DIR}/${file})`, '');
+  }
+  return out;
+}
+
+/** The cache part's results beside the suite's, if there are any. */
+export function readCacheResults(dir: string): CacheResults | undefined {
+  const file = join(dir, 'cache.json');
+  if (!existsSync(file)) return undefined;
+  const cache = JSON.parse(readFileSync(file, 'utf8')) as CacheResults;
+  if (cache.benchmark !== 'cache') throw new Error(`${file} is not the cache part's results (benchmark: 'cache')`);
+  return cache;
+}
+
 /** The Markdown and the plots, without touching the disk. */
-export function renderReport(results: SuiteResults): { markdown: string; plots: Plot[] } {
+export function renderReport(results: SuiteResults, cache?: CacheResults): { markdown: string; plots: Plot[] } {
   const plots: Plot[] = [];
   const used = new Set<string>();
   const lines = [...headerSection(results), '', ...goalsSection(results), '', ...answersSection(results), ''];
@@ -315,12 +407,16 @@ export function renderReport(results: SuiteResults): { markdown: string; plots: 
     const workloads = results.workloads.filter((w) => w.part === part);
     if (workloads.length > 0) lines.push(...partSection(part, workloads, used, plots), '');
   }
+  if (cache !== undefined) lines.push(...cacheSection(cache, used, plots), '');
   return { markdown: lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n', plots };
 }
 
-/** Writes outDir/REPORT.md and outDir/plots/*.svg; SVGs of an earlier report that this one lacks are removed. */
-export function writeReport(results: SuiteResults, outDir: string): { reportFile: string; plots: string[] } {
-  const { markdown, plots } = renderReport(results);
+/**
+ * Writes outDir/REPORT.md and outDir/plots/*.svg; SVGs of an earlier report that this one lacks are
+ * removed. `cache`: the cache part's results, by default outDir/cache.json when it exists.
+ */
+export function writeReport(results: SuiteResults, outDir: string, cache: CacheResults | undefined = readCacheResults(outDir)): { reportFile: string; plots: string[] } {
+  const { markdown, plots } = renderReport(results, cache);
   const plotsDir = join(outDir, PLOTS_DIR);
   mkdirSync(plotsDir, { recursive: true });
   const current = new Set(plots.map((p) => p.file));

@@ -11,8 +11,11 @@ export interface Spread {
   readonly all: readonly number[];
 }
 
-export type SystemName = 'direct' | 'hms-router' | 'waggle-dance';
+export type SystemName = 'direct' | 'hms-router' | 'waggle-dance' | 'hms-router-cache';
+/** The systems of the suite's parts reads, mixed, federated and large-listing. */
 export const SYSTEMS: readonly SystemName[] = ['direct', 'hms-router', 'waggle-dance'];
+/** The systems of the cache part (bench/suite/cache.ts): the router without its cache, and with it. */
+export const CACHE_SYSTEMS: readonly SystemName[] = ['direct', 'hms-router', 'hms-router-cache'];
 
 /** One system on one workload, over every round. */
 export interface SystemResult {
@@ -48,7 +51,7 @@ export interface ProbeResult {
   readonly freshness: string;
 }
 
-export type PartName = 'reads' | 'mixed' | 'federated' | 'large-listing';
+export type PartName = 'reads' | 'mixed' | 'federated' | 'large-listing' | 'cache';
 
 export interface WorkloadResult {
   readonly part: PartName;
@@ -85,6 +88,48 @@ export interface SuiteResults {
   readonly workloads: readonly WorkloadResult[];
   /** Per proxy, its answers compared with direct's (absent in results from before the probe). */
   readonly probes?: Readonly<Partial<Record<SystemName, ProbeResult>>>;
+  readonly minutes: number;
+}
+
+/** One goal of issue #15 on one workload (or over the part), as measured: never assumed. */
+export interface CacheGoal {
+  /** e.g. "throughput ≥ 5x direct". */
+  readonly goal: string;
+  /** The workload it was checked on, or null for a goal over the whole part. */
+  readonly workload: string | null;
+  readonly measured: number | null;
+  /** null: not measured (and `detail` says why). */
+  readonly met: boolean | null;
+  readonly detail: string;
+}
+
+/** bench/results/cache.json: the cache part of the suite (issue #15). */
+export interface CacheResults {
+  readonly benchmark: 'cache';
+  readonly date: string;
+  readonly command: string;
+  /** The commit the router was built from (the tree may hold more). */
+  readonly commit: string | null;
+  readonly hiveVersion: string;
+  readonly machine: SuiteResults['machine'];
+  readonly secondsPerRun: number;
+  readonly warmupSeconds: number;
+  readonly rounds: number;
+  /** How the systems were set up, in words: router config of the cache, relays, objects. */
+  readonly settings: readonly string[];
+  /** Whether the router with cache exported the cache's metrics (its cache stage ran), and what was seen. */
+  readonly cache: {
+    readonly active: boolean;
+    readonly detail: string;
+    /** Whether the metastore writes its notification log (the feed's source): new rows while the objects were created. */
+    readonly notificationLogWritten: boolean | null;
+    /** The router with cache's gauges at the end of each phase (entries, bytes, feed lag in seconds). */
+    readonly gauges: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  };
+  readonly hotReads: readonly WorkloadResult[];
+  readonly mixed: readonly WorkloadResult[];
+  readonly goals: readonly CacheGoal[];
+  readonly goalsSummary: { readonly met: number; readonly notMet: number; readonly notMeasured: number };
   readonly minutes: number;
 }
 

@@ -2,13 +2,15 @@
  * The benchmark suite (issue #9): hms-router against the metastore directly and against Waggle
  * Dance, side by side in the same run, on the local real stack. One command:
  *
- *   npm run bench [-- --seconds 3 --rounds 3 --parts reads,mixed,federated,large-listing]
+ *   npm run bench [-- --seconds 3 --rounds 3 --parts reads,mixed,federated,large-listing,cache --cache-seconds 1]
  *
- * Writes bench/results/suite.json and bench/results/REPORT.md (tables and latency plots). Waggle
+ * Writes bench/results/suite.json and bench/results/REPORT.md (tables and latency plots); the cache
+ * part (issue #15, bench/suite/cache.ts) writes bench/results/cache.json and its section of the
+ * report, with its own run length (--cache-seconds, 1 s: it measures 8 workloads on 3 systems). Waggle
  * Dance is downloaded from Maven Central into the cache on first use; if it cannot run, the report
  * says exactly why and the rest of the suite runs without it.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status, up } from '../../stack/stack';
 import { REPO_ROOT } from '../../stack/layout';
@@ -22,9 +24,10 @@ import { largeListingWorkload, referenceReplyBytes } from './large-listing';
 import { Proxies, routerConfig, RouterProcess } from './systems';
 import { writeReport } from './report';
 import { probeProxy } from './fidelity';
-import type { ProbeResult } from './results';
+import type { CacheResults, ProbeResult } from './results';
+import { cacheSecondsFlag, runCachePart } from './cache';
 
-const ALL_PARTS: readonly PartName[] = ['reads', 'mixed', 'federated', 'large-listing'];
+const ALL_PARTS: readonly PartName[] = ['reads', 'mixed', 'federated', 'large-listing', 'cache'];
 const SECONDS = numericFlag('--seconds', 3);
 const ROUNDS = numericFlag('--rounds', 3);
 const MIXED_CALLERS = 16;
@@ -56,9 +59,11 @@ async function main(): Promise<void> {
   const rw = { name: 'rw', uri: `thrift://127.0.0.1:${stack.metastores.rw.port}` };
   const fed = { name: 'fed', uri: `thrift://127.0.0.1:${stack.metastores.fed.port}` };
   const direct = (port: number): Target => ({ system: 'direct', port, pid: null });
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
+  let cache: CacheResults | undefined;
   try {
     await proxies.installWaggleDance();
-    const needsStackWaggleDance = parts.some((p) => p !== 'large-listing');
+    const needsStackWaggleDance = parts.some((p) => p !== 'large-listing' && p !== 'cache');
     if (needsStackWaggleDance) await proxies.startWaggleDance('stack', rw, [{ ...fed, mappedDatabases: [FED_DB] }]);
 
     if (parts.includes('reads')) {
@@ -123,6 +128,11 @@ async function main(): Promise<void> {
         await table.stop();
       }
     }
+
+    if (parts.includes('cache')) {
+      const seconds = cacheSecondsFlag();
+      cache = await runCachePart({ stack, proxies, log, seconds, warmupSeconds: seconds, rounds: ROUNDS, command });
+    }
   } finally {
     await proxies.stopAll();
     await dropDatabases(stack.metastores.rw.port, [READS_DB, MIXED_DB]).catch(() => undefined);
@@ -133,7 +143,7 @@ async function main(): Promise<void> {
   const results: SuiteResults = {
     benchmark: 'suite',
     date: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
+    command,
     hiveVersion: stack.hiveVersion,
     waggleDance: proxies.waggleDanceInfo(),
     machine: { cpus: machine.cpus, memoryGiB: machine.memoryGiB, node: machine.node, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAverage() },
@@ -146,9 +156,18 @@ async function main(): Promise<void> {
   };
   const out = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'suite.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (cache !== undefined) writeFileSync(join(out, 'cache.json'), `${JSON.stringify(cache, null, 2)}\n`);
+  // The cache part alone keeps the suite's last results: the report is redone from them with its new section.
+  const suiteFile = join(out, 'suite.json');
+  const cacheOnly = parts.every((p) => p === 'cache');
+  if (cacheOnly && existsSync(suiteFile)) {
+    const { reportFile } = writeReport(JSON.parse(readFileSync(suiteFile, 'utf8')) as SuiteResults, out);
+    log(`wrote bench/results/cache.json and its section of ${reportFile} (suite.json kept) in ${results.minutes} min`);
+    return;
+  }
+  writeFileSync(suiteFile, `${JSON.stringify(results, null, 2)}\n`);
   const { reportFile } = writeReport(results, out);
-  log(`wrote bench/results/suite.json and ${reportFile} in ${results.minutes} min`);
+  log(`wrote bench/results/suite.json${cache === undefined ? '' : ', cache.json'} and ${reportFile} in ${results.minutes} min`);
 }
 
 main().catch((err: Error) => {

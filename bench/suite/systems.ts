@@ -24,18 +24,29 @@ const ROUTER_ADMIN_PORT = 19991;
 const WAGGLE_DANCE_DISCONNECT_DELAY_S = 5;
 const WAGGLE_DANCE_PORTS: Readonly<Record<string, number>> = { stack: 19190, big: 19191 };
 
+interface MysqlSpec { readonly port: number; readonly user: string; readonly password: string }
+
 interface MetastoreSpec {
   readonly endpoint: number;
-  readonly mysql?: { readonly port: number; readonly user: string; readonly password: string };
-  readonly replica?: { readonly endpoint: number; readonly mysql: { readonly port: number; readonly user: string; readonly password: string } };
+  readonly mysql?: MysqlSpec;
+  readonly replica?: { readonly endpoint: number; readonly mysql: MysqlSpec };
+  /** The metadata cache (issue #15) and its change feed: the metastore's schema on its primary MySQL. Absent: no cache key (off). */
+  readonly cache?: { readonly enabled: boolean; readonly feedDatabase: string; readonly feedMysql: MysqlSpec };
 }
+
+/** Where a router listens: one pair per router process that runs beside another. */
+export interface RouterPorts { readonly port: number; readonly adminPort: number }
+
+const DEFAULT_PORTS: RouterPorts = { port: ROUTER_PORT, adminPort: ROUTER_ADMIN_PORT };
+
+const mysqlLine = (m: MysqlSpec) => `{ host: 127.0.0.1, port: ${m.port}, user: ${JSON.stringify(m.user)}, password: ${JSON.stringify(m.password)} }`;
 
 /** Router config lines: metastores on 127.0.0.1, pools sized for 64 callers, routes for federation. */
 export function routerConfig(metastores: Readonly<Record<string, MetastoreSpec>>, defaultMetastore: string,
-  routes: ReadonlyArray<{ database: string; metastore: string }> = []): string[] {
+  routes: ReadonlyArray<{ database: string; metastore: string }> = [], ports: RouterPorts = DEFAULT_PORTS): string[] {
   const lines = [
-    `server: { host: 127.0.0.1, port: ${ROUTER_PORT} }`,
-    `admin: { host: 127.0.0.1, port: ${ROUTER_ADMIN_PORT} }`,
+    `server: { host: 127.0.0.1, port: ${ports.port} }`,
+    `admin: { host: 127.0.0.1, port: ${ports.adminPort} }`,
     'log: { level: warn }',
     'metastores:',
   ];
@@ -43,16 +54,17 @@ export function routerConfig(metastores: Readonly<Record<string, MetastoreSpec>>
     lines.push(`  ${name}:`);
     lines.push('    primary:');
     lines.push(`      endpoints: ["127.0.0.1:${m.endpoint}"]`);
-    if (m.mysql) lines.push(`      mysql: { host: 127.0.0.1, port: ${m.mysql.port}, user: ${JSON.stringify(m.mysql.user)}, password: ${JSON.stringify(m.mysql.password)} }`);
+    if (m.mysql) lines.push(`      mysql: ${mysqlLine(m.mysql)}`);
     if (m.replica) {
       lines.push('    replicas:');
       lines.push(`      - name: r1`);
       lines.push(`        endpoints: ["127.0.0.1:${m.replica.endpoint}"]`);
-      lines.push(`        mysql: { host: 127.0.0.1, port: ${m.replica.mysql.port}, user: ${JSON.stringify(m.replica.mysql.user)}, password: ${JSON.stringify(m.replica.mysql.password)} }`);
+      lines.push(`        mysql: ${mysqlLine(m.replica.mysql)}`);
       lines.push('    consistency: { mode: session, maxWaitMs: 200 }');
     }
     lines.push('    pool: { minIdle: 16, max: 128 }');
     lines.push('    timeouts: { callMs: 600000 }');
+    if (m.cache) lines.push(`    cache: { enabled: ${m.cache.enabled}, feed: { database: ${JSON.stringify(m.cache.feedDatabase)}, mysql: ${mysqlLine(m.cache.feedMysql)} } }`);
   }
   lines.push(`defaultMetastore: ${defaultMetastore}`);
   if (routes.length > 0) {
@@ -64,6 +76,7 @@ export function routerConfig(metastores: Readonly<Record<string, MetastoreSpec>>
 
 export interface RouterProcess {
   readonly child: ChildProcess;
+  readonly ports: RouterPorts;
   /** The router as a load target; `replicaShare` adds the share of reads the replica served per round. */
   target(options?: { replicaShare?: boolean }): Target;
 }
@@ -78,22 +91,24 @@ export class Proxies {
 
   constructor(private readonly log: (line: string) => void) {}
 
-  async startRouter(name: string, config: readonly string[]): Promise<RouterProcess> {
-    const child = await startRouterProcess(`suite-${name}`, config, ROUTER_ADMIN_PORT);
+  /** `ports`: the ones its config names (routerConfig's last argument), when not the default pair. */
+  async startRouter(name: string, config: readonly string[], ports: RouterPorts = DEFAULT_PORTS): Promise<RouterProcess> {
+    const child = await startRouterProcess(`suite-${name}`, config, ports.adminPort);
     this.routers.add(child);
     return {
       child,
+      ports,
       target: (options = {}) => {
         let before = new Map<string, number>();
         const reads = (m: ReadonlyMap<string, number>, role?: string) => sumSeries(m, 'hms_router_calls_total', ['kind="read"', ...(role ? [`role="${role}"`] : [])]);
         return {
           system: 'hms-router',
-          port: ROUTER_PORT,
+          port: ports.port,
           pid: child.pid!,
           ...(options.replicaShare ? {
-            beforeRound: async () => { before = await scrapeMetrics(ROUTER_ADMIN_PORT); },
+            beforeRound: async () => { before = await scrapeMetrics(ports.adminPort); },
             afterRound: async () => {
-              const after = await scrapeMetrics(ROUTER_ADMIN_PORT);
+              const after = await scrapeMetrics(ports.adminPort);
               const all = reads(after) - reads(before);
               return { replicaShare: all === 0 ? 0 : +((reads(after, 'replica') - reads(before, 'replica')) / all).toFixed(3) };
             },
