@@ -21,6 +21,7 @@
  * GTID joining gtid_executed is what this relies on being shorter than that round trip; MariaDB
  * needs no such argument.
  */
+import { gunzipSync } from 'node:zlib';
 import type mysql from 'mysql2/promise';
 import { GtidFlavor, GtidState, parseGtid } from '../consistency/gtid';
 import type { FeedEvent, FeedResetReason } from './feed-types';
@@ -66,13 +67,34 @@ function text(v: unknown): string | null {
 /** A NOTIFICATION_LOG row as the feed tells it: names lower-cased, nothing else trimmed. */
 export function toEvent(row: Record<string, unknown>): FeedEvent {
   const lower = (v: unknown) => text(v)?.toLowerCase() ?? null;
-  return {
+  const event: FeedEvent = {
     eventId: Number(row.EVENT_ID),
     type: text(row.EVENT_TYPE) ?? '',
     catalog: lower(row.CAT_NAME),
     db: lower(row.DB_NAME),
     table: lower(row.TBL_NAME),
   };
+  const formerName = event.type === 'ALTER_TABLE' ? alteredTableBefore(text(row.MESSAGE), text(row.MESSAGE_FORMAT)) : null;
+  return formerName === null ? event : { ...event, formerName };
+}
+
+/**
+ * An ALTER_TABLE event names the table as it is after the change (a rename: the new name); its
+ * message's top-level db and table are the names before (JSONAlterTableMessage, seen on Hive 3.1.3:
+ * {"db":"d","table":"old_name",...} for TBL_NAME new_name). Formats: json-0.2 (Hive 3's default) and
+ * gzip(json-2.0) (base64 of gzip, Hive 4's). Null when the message is absent or not understood: the
+ * cache then drops every table's entries, which is safe.
+ */
+export function alteredTableBefore(message: string | null, format: string | null): { db: string; table: string } | null {
+  if (message === null) return null;
+  try {
+    const json = format !== null && format.startsWith('gzip') ? gunzipSync(Buffer.from(message, 'base64')).toString('utf8') : message;
+    const parsed = JSON.parse(json) as { db?: unknown; table?: unknown };
+    if (typeof parsed.db !== 'string' || typeof parsed.table !== 'string' || parsed.db === '' || parsed.table === '') return null;
+    return { db: parsed.db.toLowerCase(), table: parsed.table.toLowerCase() };
+  } catch {
+    return null;
+  }
 }
 
 /** The flavour of the server behind `conn` (as src/consistency/gtid-server.ts tells it). */
@@ -106,7 +128,8 @@ export async function readSnapshot(conn: mysql.Connection, flavor: GtidFlavor, d
     let rows: FeedEvent[] = [];
     if (after !== null && maxEventId > after) {
       const read = await q(conn,
-        `SELECT EVENT_ID, EVENT_TYPE, CAT_NAME, DB_NAME, TBL_NAME FROM ${table} WHERE EVENT_ID > ? ORDER BY EVENT_ID LIMIT ?`,
+        // The message only where the cache needs it (the former name of an altered table).
+        `SELECT EVENT_ID, EVENT_TYPE, CAT_NAME, DB_NAME, TBL_NAME, MESSAGE_FORMAT, CASE WHEN EVENT_TYPE = 'ALTER_TABLE' THEN MESSAGE END AS MESSAGE FROM ${table} WHERE EVENT_ID > ? ORDER BY EVENT_ID LIMIT ?`,
         [after, limit + 1], timeoutMs);
       rows = read.map(toEvent);
     }

@@ -212,8 +212,9 @@ describe('events of the rw metastore', () => {
       .toEqual([['CREATE_TABLE', 'events']]);
     expect((await change('add_partitions', 'add_partitions', addPartitionsArgs(spec, [['2026-01-01'], ['2026-01-02']]))).map((e) => [e.type, e.table]))
       .toEqual([['ADD_PARTITION', 'events']]);
-    expect((await change('alter_table', 'alter_table', alterTableArgs({ ...spec, parameters: { feed: '1' } }))).map((e) => [e.type, e.table]))
-      .toEqual([['ALTER_TABLE', 'events']]);
+    // A plain alter tells its own name as the former one.
+    expect((await change('alter_table', 'alter_table', alterTableArgs({ ...spec, parameters: { feed: '1' } }))).map((e) => [e.type, e.table, e.formerName]))
+      .toEqual([['ALTER_TABLE', 'events', { db, table: 'events' }]]);
     expect((await change('alter_partition', 'alter_partition', alterPartitionArgs(spec, ['2026-01-01'], { feed: '1' }))).map((e) => [e.type, e.table]))
       .toEqual([['ALTER_PARTITION', 'events']]);
     expect((await change('drop_partition', 'drop_partition', dropPartitionArgs(spec, ['2026-01-02']))).map((e) => [e.type, e.table]))
@@ -221,10 +222,20 @@ describe('events of the rw metastore', () => {
     expect((await change('drop_table', 'drop_table', dropTableArgs(db, 'events'))).map((e) => [e.type, e.table]))
       .toEqual([['DROP_TABLE', 'events']]);
     await change('create_table (other)', 'create_table', createTableArgs(other));
+    // A rename: the event names the new table, and tells the old name (the cache must drop its entries).
+    const renamed = await change('alter_table (rename)', 'alter_table', (w) => {
+      w.fieldBegin(TType.STRING, 1).string(db).fieldBegin(TType.STRING, 2).string('other');
+      const table = new BinaryWriter();
+      createTableArgs({ ...other, table: 'Renamed' })(table);
+      const bytes = table.finish();
+      bytes.writeInt16BE(3, 1); // create_table's Table is argument 1; alter_table's is 3
+      w.raw(bytes);
+    });
+    expect(renamed.map((e) => [e.type, e.table, e.formerName])).toEqual([['ALTER_TABLE', 'renamed', { db, table: 'other' }]]);
     const cascade = await change('drop_database cascade', 'drop_database', args.dropDatabase(db));
     process.stderr.write(`change feed: events per call on Hive ${stack.hiveVersion}: ${JSON.stringify(seen)}\n`);
     // DROP DATABASE CASCADE: the metastore drops each table (its own DROP_TABLE event) before the database.
-    expect(cascade.map((e) => [e.type, e.table])).toEqual([['DROP_TABLE', 'other'], ['DROP_DATABASE', null]]);
+    expect(cascade.map((e) => [e.type, e.table])).toEqual([['DROP_TABLE', 'renamed'], ['DROP_DATABASE', null]]);
     c.close();
 
     // One consecutive run of EVENT_IDs, no reset but the first.

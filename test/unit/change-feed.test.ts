@@ -88,3 +88,16 @@ describe('retryDelay', () => {
     expect(retryDelay(5000, 3)).toBe(5000);
   });
 });
+
+describe('an altered table\'s former name, from the event message', () => {
+  it('reads the json-0.2 and gzip(json-2.0) messages, lower-cased; anything else gives none', async () => {
+    const { alteredTableBefore } = await import('../../src/cache/feed-snapshot');
+    const { gzipSync } = await import('node:zlib');
+    const json = JSON.stringify({ server: '', db: 'Sales', table: 'Old_Name', tableObjBeforeJson: '{}' });
+    expect(alteredTableBefore(json, 'json-0.2')).toEqual({ db: 'sales', table: 'old_name' });
+    expect(alteredTableBefore(gzipSync(json).toString('base64'), 'gzip(json-2.0)')).toEqual({ db: 'sales', table: 'old_name' });
+    expect(alteredTableBefore('not json', 'json-0.2')).toBeNull();
+    expect(alteredTableBefore(JSON.stringify({ db: 'x' }), 'json-0.2')).toBeNull();
+    expect(alteredTableBefore(null, null)).toBeNull();
+  });
+});
