@@ -118,7 +118,12 @@ export class ReplicaTracker {
   /** Reads the replica's executed GTID and lag; marks it healthy or not. */
   async poll(): Promise<void> {
     try {
-      this.advance(await this.server.executed('replica'));
+      const executed = await this.server.executed('replica');
+      // A replica whose MySQL was unreachable may come back rebuilt from an older backup: its position
+      // then is what it says, not the highest seen before (reads, and the cache's entries, must not
+      // credit it with transactions it no longer has). While it stays reachable, positions only grow.
+      if (this.mysqlProblem !== null && this.mysqlProblem !== NOT_POLLED) this.cached = executed;
+      else this.advance(executed);
       const status = await this.server.replicationStatus();
       this.secondsBehind = status.secondsBehind;
       this.observeProgress(status.sqlThreadRunning, status.sqlThreadError);

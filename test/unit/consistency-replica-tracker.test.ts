@@ -120,6 +120,21 @@ describe('ReplicaTracker: polling and health', () => {
     expect(formatGtid(tracker.executed!)).toBe('0-1-20');
   });
 
+  it('a replica whose MySQL came back after failing is taken at the position it reports, even a lower one (rebuilt from a backup)', async () => {
+    const { tracker, pollWith, executedCalls } = setup();
+    await pollWith('0-1-10');
+    const down = tracker.poll();
+    executedCalls[1]!.reply.reject(new Error('MySQL replica r1 (h:3306): connect ECONNREFUSED'));
+    await down;
+    await pollWith('0-1-4');
+    expect(tracker.unhealthyReason()).toBeNull();
+    expect(formatGtid(tracker.executed!)).toBe('0-1-4');
+    expect(tracker.coversNow(ma('0-1-10'))).toBe(false);
+    // Reachable from then on: positions only grow again.
+    await pollWith('0-1-3');
+    expect(formatGtid(tracker.executed!)).toBe('0-1-4');
+  });
+
   it('a poll failure marks the replica unhealthy with the error; it keeps its last position; a later poll heals it', async () => {
     const { tracker, pollWith, executedCalls, lines } = setup();
     await pollWith('0-1-10');
