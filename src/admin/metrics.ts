@@ -208,7 +208,7 @@ export class RouterMetrics {
 
   readonly cacheFeedResets = new Counter({
     name: 'hms_router_cache_feed_resets_total',
-    help: 'Times the cache forgot everything because the feed could not vouch for what it read before, by metastore and reason (started, gap, rewound).',
+    help: 'Times the cache forgot everything because the feed could not vouch for what it read before, by metastore and reason (started, gap, rewound, server_changed).',
     labelNames: ['metastore', 'reason'] as const,
     registers: [this.registry],
   });

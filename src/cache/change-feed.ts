@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { MysqlConfig } from '../config/schema';
 import { GtidFlavor, formatGtid } from '../consistency/gtid';
 import type { FeedBatch, FeedListener, FeedResetReason, FeedStatus } from './feed-types';
-import { FeedSqlError, detectFlavor, nextStep, prepareSession, readSnapshot } from './feed-snapshot';
+import { FeedSqlError, detectFlavor, nextStep, prepareSession, readSnapshot, serverIdentity } from './feed-snapshot';
 
 export interface ChangeFeedOptions {
   /** The metastore's name in the config: in logs and errors. */
@@ -52,6 +52,10 @@ export class ChangeFeed {
   /** The connection being opened: stop() destroys it too. */
   private opening: mysql.Connection | null = null;
   private cursor: number | null = null;
+  /** The server the last connection reached (@@server_id, MySQL: @@server_uuid). */
+  private server: string | null = null;
+  /** Set when a new connection reached another server: the next read starts over with this reason. */
+  private serverChanged: string | null = null;
   private failures = 0;
   private state: FeedStatus['state'] = 'starting';
   private appliedUpTo: string | null = null;
@@ -113,7 +117,13 @@ export class ChangeFeed {
       const read = await readSnapshot(conn, flavor, o.database, this.cursor, o.batchSize, o.queryTimeoutMs);
       if (this.stopped) return 0;
       const step = nextStep(this.cursor, read, o.batchSize);
-      if (step.reset !== null) this.tell('onReset', () => this.listener.onReset(step.reset!.reason, step.reset!.detail), step.reset.reason);
+      if (step.reset !== null) {
+        // A different server behind the address (a failover, a restored primary): its log may hold
+        // other events under the same ids, so nothing read before counts.
+        const reset = this.serverChanged === null ? step.reset : { reason: 'server_changed' as const, detail: `${this.serverChanged}; ${step.reset.detail}` };
+        this.serverChanged = null;
+        this.tell('onReset', () => this.listener.onReset(reset.reason, reset.detail), reset.reason);
+      }
       this.cursor = step.cursor;
       const batch: FeedBatch = {
         events: step.events, changesUpTo: read.changesUpTo,
@@ -156,6 +166,12 @@ export class ChangeFeed {
     try {
       if (this.stopped) throw new Error('stopped');
       const flavor = await detectFlavor(conn, o.queryTimeoutMs);
+      const server = await serverIdentity(conn, flavor, o.queryTimeoutMs);
+      if (this.server !== null && server !== this.server && this.cursor !== null) {
+        this.serverChanged = `${this.address} is now server ${server}, was ${this.server}`;
+        this.cursor = null;
+      }
+      this.server = server;
       await prepareSession(conn, o.queryTimeoutMs);
       if (this.stopped) throw new Error('stopped');
       this.connection = { conn, flavor };

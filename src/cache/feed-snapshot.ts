@@ -97,6 +97,12 @@ export function alteredTableBefore(message: string | null, format: string | null
   }
 }
 
+/** Which server `conn` reached: MySQL's server_uuid, MariaDB's server_id (it has no uuid). */
+export async function serverIdentity(conn: mysql.Connection, flavor: GtidFlavor, timeoutMs: number): Promise<string> {
+  const rows = await q(conn, flavor === 'mysql' ? 'SELECT @@server_uuid AS id' : 'SELECT @@server_id AS id', [], timeoutMs);
+  return text(rows[0]?.id) ?? '?';
+}
+
 /** The flavour of the server behind `conn` (as src/consistency/gtid-server.ts tells it). */
 export async function detectFlavor(conn: mysql.Connection, timeoutMs: number): Promise<GtidFlavor> {
   const rows = await q(conn, 'SELECT @@version AS v', [], timeoutMs);

@@ -43,7 +43,8 @@ export interface FeedBatch {
 export type FeedResetReason =
   | 'started'   // the first poll of this process (nothing was known before)
   | 'gap'       // the next EVENT_ID is not the one after the last read (events were cleaned or lost)
-  | 'rewound';  // the log's newest EVENT_ID is below the last one read (a restored or replaced schema)
+  | 'rewound'   // the log's newest EVENT_ID is below the last one read (a restored or replaced schema)
+  | 'server_changed'; // a new connection reached another server (failover): its ids may mean other events
 
 export interface FeedListener {
   /** Called before the first batch and whenever events may have been missed. */

@@ -15,6 +15,7 @@ import { GtidState, covers, formatGtid, parseGtid } from '../../src/consistency/
 import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { TType } from '../../src/thrift/protocol';
 import { HmsTestClient, args } from '../support/hms-test-client';
+import { CuttingRelay } from '../support/cutting-relay';
 import { TableSpec, addPartitionsArgs, alterTableArgs, createTableArgs, dbTableArgs } from '../support/hms-objects';
 
 const stack = status();
@@ -287,6 +288,30 @@ describe('events of the rw metastore', () => {
     expect(created).toEqual(dbs);
     const eventIds = rec.events.map((e) => e.eventId);
     expect(eventIds).toEqual(eventIds.map((_, i) => eventIds[0]! + i));
+  });
+
+  it('another server behind the address (a failover): the feed starts over with a server_changed reset and reads that server\'s log', async () => {
+    // The relay plays the address a failover moves: first the primary, then another MariaDB (the
+    // federated one, which holds a metastore schema of the same name with a log of its own).
+    let relay = await CuttingRelay.start(primaryPort);
+    const port = relay.port;
+    try {
+      const { rec } = await startFeed({ mysql: { host: '127.0.0.1', port, user: stack.routerMysqlUser.user, password: stack.routerMysqlUser.password } });
+      await rec.until('a first applied batch', () => rec.batches.find((b) => b.appliedUpTo !== null));
+      await relay.close();
+      relay = await CuttingRelay.start(stack.mysql.federated.port, port);
+      const reset = await rec.until('a server_changed reset', () => rec.resets.find((r) => r.reason === 'server_changed'));
+      expect(reset.detail).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} is now server \\d+, was \\d+`));
+      // From then on the events are the new server's.
+      const c = await HmsTestClient.connect(stack.metastores.fed.port);
+      const db = `feed_failover_${tag}`;
+      await c.success('create_database', args.createDatabase(db, `${stack.warehouse}/${db}.db`));
+      await rec.until('the new server\'s event', () => rec.events.find((e) => e.db === db && e.type === 'CREATE_DATABASE'));
+      await c.call('drop_database', args.dropDatabase(db));
+      c.close();
+    } finally {
+      await relay.close();
+    }
   });
 
   it('stop() ends polling: no callback after it, and a second stop is harmless', async () => {
