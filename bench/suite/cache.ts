@@ -227,13 +227,15 @@ function cacheMetricsProbe(adminPort: number, method: string | null, tally: Map<
       return {
         hits, misses, bypasses,
         hitRatio: hits + misses === 0 ? NaN : +(hits / (hits + misses)).toFixed(4),
+        // Bypasses are reads the cache was asked for and declined: with them, the share it answered.
+        hitsOfCacheableReads: hits + misses + bypasses === 0 ? NaN : +(hits / (hits + misses + bypasses)).toFixed(4),
         hitsPerCall: per(hits, calls),
       };
     },
   };
 }
 
-/** The router's read fallbacks by reason (tallied) and the share of its reads the replica served. */
+/** The router's read fallbacks by reason (tallied), and the share of its reads each answered: primary, replica, cache. */
 function routingProbe(adminPort: number, tally: Map<string, number>): RoundProbe {
   let before = new Map<string, number>();
   const reads = (m: ReadonlyMap<string, number>, role?: string) => sumSeries(m, 'hms_router_calls_total', ['kind="read"', 'metastore="rw"', ...(role ? [`role="${role}"`] : [])]);
@@ -243,7 +245,8 @@ function routingProbe(adminPort: number, tally: Map<string, number>): RoundProbe
       const after = await scrapeMetrics(adminPort);
       tallyLabel(before, after, 'hms_router_read_fallbacks_total', 'reason', 'fallback ', tally);
       const all = reads(after) - reads(before);
-      return { replicaShareOfRoutedReads: all === 0 ? NaN : +((reads(after, 'replica') - reads(before, 'replica')) / all).toFixed(4) };
+      const share = (role: string) => (all === 0 ? NaN : +((reads(after, role) - reads(before, role)) / all).toFixed(4));
+      return { readsFromPrimary: share('primary'), readsFromReplica: share('replica'), readsFromCache: share('cache') };
     },
   };
 }
@@ -381,6 +384,8 @@ function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tal
     notes: [
       'readAfterWriteViolations: own-table reads that did not see the caller\'s last write (must be 0); stale: hot reads that differ from direct\'s answer (must be 0)',
       'primary/replica CallsPerCall: calls the metastore behind each counting relay received per client call; direct sends everything to the primary without a relay (1 by construction, not measured)',
+      'readsFrom{Primary,Replica,Cache}: the share of the router\'s reads each answered (its hms_router_calls_total by role); hitRatio: hits / (hits + misses), ' +
+        'hitsOfCacheableReads: hits / (hits + misses + bypasses) (a bypass: the cache declined, e.g. the caller\'s token is ahead of the feed after its own write)',
       'MysqlStatementsPerCall: the MySQL server\'s Questions counter over the round per client call (the metastore\'s queries, the routers\' GTID reads and the idle router\'s polls; replication\'s applier is not counted)',
     ],
   };
@@ -399,7 +404,9 @@ function relaySet(): Relays {
   };
 }
 
+/** The commit measured: HMS_ROUTER_COMMIT when the tree is an export (git archive) without .git, else HEAD. */
 function gitCommit(): string | null {
+  if (process.env.HMS_ROUTER_COMMIT) return process.env.HMS_ROUTER_COMMIT;
   const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }
