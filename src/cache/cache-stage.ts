@@ -17,6 +17,7 @@ import type { RawMessage } from '../thrift/message-reader';
 import { MessageType } from '../thrift/protocol';
 import type { GtidState } from '../consistency/gtid';
 import { identityKey } from '../backends/identity';
+import { ClientTokens } from '../consistency/session-tokens';
 import type { CacheConfig, MetastoreConfig, MysqlConfig } from '../config/schema';
 import type { RouterMetrics } from '../admin/metrics';
 import type { ClientSession } from '../proxy/client-session';
@@ -267,9 +268,12 @@ export class CacheStage {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A client as client-mode tokens know it: its address and set_ugi user. */
+/**
+ * A client as client-mode tokens know it: its address without the port and its user, so a write on
+ * one connection holds back the cache for the client's next connection too (engines open one per call).
+ */
 function writerKey(session: ClientSession): string {
-  return `${session.remoteAddress}\u0001${session.principal ?? session.identity?.user ?? ''}`;
+  return ClientTokens.key(session.remoteAddress, session.principal ?? session.identity?.user ?? null);
 }
 
 /** The caller an answer is kept for: its Kerberos principal, else its set_ugi user and groups. */

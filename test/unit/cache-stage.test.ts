@@ -196,6 +196,8 @@ describe('cache stage', () => {
     if (l.kind === 'miss') l.remember(tableReply('v1'), { role: 'primary' });
     stage.afterWrite('rw', session());
     expect(lookup(stage, getTable('db', 't'), session()).kind).toBe('miss');
+    // The same client on its next connection (another port) too: engines open one per call.
+    expect(lookup(stage, getTable('db', 't'), session({ id: 2, remoteAddress: '10.0.0.1:6000' })).kind).toBe('miss');
     // Another client is not held back.
     expect(lookup(stage, getTable('db', 't'), session({ remoteAddress: '10.0.0.2:5000' })).kind).toBe('hit');
     applied(11, [], Date.now() + 1);
