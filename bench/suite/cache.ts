@@ -246,7 +246,11 @@ function routingProbe(adminPort: number, tally: Map<string, number>): RoundProbe
       tallyLabel(before, after, 'hms_router_read_fallbacks_total', 'reason', 'fallback ', tally);
       const all = reads(after) - reads(before);
       const share = (role: string) => (all === 0 ? NaN : +((reads(after, role) - reads(before, role)) / all).toFixed(4));
-      return { readsFromPrimary: share('primary'), readsFromReplica: share('replica'), readsFromCache: share('cache') };
+      return {
+        readsFromPrimary: share('primary'), readsFromReplica: share('replica'), readsFromCache: share('cache'),
+        // 1 when the router saw the replica stalled at the round's end (e.g. its SQL thread stopped by someone else): its reads went to the primary.
+        replicaStalledAtEnd: sumSeries(after, 'hms_router_replica_stalled', ['metastore="rw"']),
+      };
     },
   };
 }
@@ -554,7 +558,14 @@ export async function runCachePart(options: CachePartOptions): Promise<CacheResu
     ];
     tally.samples.clear();
     const w = await measure(mixedWorkload(stack.warehouse, refs, tally), targets, measureOptions);
+    const stalled = (['hms-router', 'hms-router-cache'] as const).filter((system) => {
+      const r = w.systems[system];
+      return r !== undefined && !isUnavailable(r) && (r.extra.replicaStalledAtEnd ?? 0) > 0;
+    });
+    if (stalled.length > 0) log(`cache: the replica was stalled at the end of rounds of ${stalled.join(', ')}: their reads went to the primary`);
     mixed.push(withNotes(w, [
+      ...(stalled.length > 0 ? [`THE REPLICA WAS STALLED (its SQL thread stopped or not moving, hms_router_replica_stalled 1) at the end of rounds of ${stalled.join(' and ')}: ` +
+        'reads it did not cover went to the primary, so primary and replica figures are not those of a working split'] : []),
       `metastore calls received, hms-router: primary ${tallyText(methods.plainPrimary)}; replica ${tallyText(methods.plainReplica)}`,
       `metastore calls received, hms-router-cache: primary ${tallyText(methods.cachedPrimary)}; replica ${tallyText(methods.cachedReplica)}`,
       `read fallbacks to the primary over the rounds: hms-router ${tallyText(plainRouting)}; hms-router-cache ${tallyText(cachedRouting)}`,
