@@ -68,7 +68,7 @@ export async function startRouter(config: RouterConfig, log: Logger, options: St
   prober.start();
   // The metadata cache of each metastore with a change feed (src/cache/); its first read is awaited below.
   const cache = Object.values(config.metastores).some((m) => m.cache.feed !== undefined)
-    ? new CacheStage(config.metastores, metrics, log, (metastore, feed, mysql, listener) =>
+    ? new CacheStage(config.metastores, metrics, (metastore, feed, mysql, listener) =>
       new ChangeFeed({ metastore, mysql, database: feed.database, pollIntervalMs: feed.pollIntervalMs, batchSize: feed.batchSize, queryTimeoutMs: feed.queryTimeoutMs, log }, listener))
     : null;
   const handler = new CallHandler(config, backends, consistency, metrics, log, flowControl, routingMapOf(config), undefined, cache);

@@ -10,7 +10,6 @@
  * An entry exists only while no change to its objects came after its position (metadata-cache.ts),
  * so the answer is the metastore's as of the feed's position.
  */
-import type { Logger } from 'pino';
 import type { CallInfo } from '../hms/call-info';
 import type { CacheShape } from '../hms/method-entry';
 import type { RawMessage } from '../thrift/message-reader';
@@ -89,8 +88,7 @@ export interface CacheState {
 export class CacheStage {
   private readonly metastores = new Map<string, MetastoreCache>();
 
-  constructor(metastores: Readonly<Record<string, MetastoreConfig>>, private readonly metrics: RouterMetrics,
-    private readonly log: Logger, private readonly openFeed: OpenFeed) {
+  constructor(metastores: Readonly<Record<string, MetastoreConfig>>, private readonly metrics: RouterMetrics, openFeed: OpenFeed) {
     for (const [name, m] of Object.entries(metastores)) {
       if (m.cache.feed === undefined) continue;
       const entry = new MetastoreCache(name, m.cache, metrics);

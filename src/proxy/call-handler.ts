@@ -1,6 +1,15 @@
 /**
- * The path of one call: describe it from its bytes, choose the backend, forward the bytes, hand the
- * reply back. Every failure becomes a well-formed Thrift error naming its cause.
+ * The path of one call, a sequence of stages, each in its own room:
+ *   describe      src/hms/call-info.ts              the catalog entry and the names the call carries
+ *   authenticate  src/auth/ (on the connection)     the caller's principal; set_ugi's identity here
+ *   federate      federate() + src/routing/         the metastore, or why the router refuses the call
+ *   admit         src/flow/flow-control.ts          flow control by priority
+ *   cache         src/cache/cache-stage.ts          a hot read answered from memory (lookupCache())
+ *   batch         src/batching/listing-batcher.ts   a large listing as bounded calls
+ *   choose        ./read-routing.ts                 replica or primary
+ *   forward       ./forwarder.ts                    the bytes to an endpoint and the reply back
+ * This file runs them in that order (handle, serve) and turns every failure into a well-formed
+ * Thrift error naming its cause.
  */
 import type { Logger } from 'pino';
 import { describeCall, CallInfo } from '../hms/call-info';
@@ -12,18 +21,15 @@ import type { FanOut } from '../hms/method-entry';
 import type { RoutingMap } from '../routing/routing-map';
 import { blockedMessage, blockedReason, resolveMetastore, writeAllowed } from '../routing/matcher';
 import { fanOut, FanOutError } from './fan-out';
+import { Forwarder } from './forwarder';
+import { ReadRouting, sessionView } from './read-routing';
 import { stringsAtPath } from '../thrift/value-reader';
 import { BackendError } from '../backends/backend-error';
-import type { EndpointPool } from '../backends/endpoint-pool';
-import type { BackendConnection } from '../backends/backend-connection';
 import type { MetastoreBackends } from '../backends/metastore-backends';
 import type { RouterMetrics } from '../admin/metrics';
-import type { CacheConfig, MetastoreConfig, RouterConfig } from '../config/schema';
+import type { CacheConfig, RouterConfig } from '../config/schema';
 import type { ClientSession } from './client-session';
-import type { Identity } from '../backends/identity';
-import type { ConsistencyRouter, FallbackReason, SessionView } from '../consistency/consistency-router';
-import type { ReplicaTracker } from '../consistency/replica-tracker';
-import { BinaryWriter } from '../thrift/binary-writer';
+import type { ConsistencyRouter } from '../consistency/consistency-router';
 import { MessageBytes } from '../thrift/socket-writer';
 import { parseMessageHeader } from '../thrift/protocol';
 import type { ListingShape } from '../hms/method-entry';
@@ -51,12 +57,14 @@ function asRouter(session: ClientSession): ClientSession {
   return { ...session, identity: null, dedicated: new Map() };
 }
 
-/** Methods that change the metastore connection's own settings; the client keeps that connection. */
-const CONNECTION_SETTING_METHODS = new Set(['setMetaConf']);
-
 export class CallHandler {
   /** Metastores in the config (fixed for the process: only routing and batching reload). */
   private readonly metastoreCount: number;
+
+  /** The forward stage: bytes to an endpoint and back. */
+  private readonly forwarder: Forwarder;
+  /** The replica-or-primary stage. */
+  private readonly reads: ReadRouting;
 
   constructor(
     private readonly config: RouterConfig,
@@ -73,6 +81,8 @@ export class CallHandler {
     private readonly cache: CacheStage | null = null,
   ) {
     this.metastoreCount = Object.keys(config.metastores).length;
+    this.forwarder = new Forwarder(config, metrics);
+    this.reads = new ReadRouting(config, backends, consistency, metrics, log, this.forwarder);
   }
 
   setRoutingMap(map: RoutingMap): void {
@@ -182,9 +192,15 @@ export class CallHandler {
         }
       }
       let servedBy: ServedBy = { role: 'primary' };
-      const reply = await this.route(message, call, session, metastore, oneway, (served) => { servedBy = served; role = served.role; }, cached?.token);
+      let reply: RawMessage | null;
+      try {
+        reply = await this.reads.route(message, call, session, metastore, oneway, (served) => { servedBy = served; role = served.role; }, cached?.token);
+      } finally {
+        // A call that may have changed the metastore (even one that failed: it may have run) holds
+        // this client's cached reads back until the feed has read past it.
+        if (this.cache !== null && (call.entry === null || call.entry.mutates)) this.cache.afterWrite(metastore, session);
+      }
       if (cached?.lookup.kind === 'miss') cached.lookup.remember(reply, servedBy);
-      else if (this.cache !== null && (call.entry === null || call.entry.mutates)) this.cache.afterWrite(metastore, session);
       if (reply !== null) {
         if (reply.header.type === MessageType.EXCEPTION) outcome = 'error';
         // The reply must carry the client's seqid whatever the backend did with it.
@@ -281,7 +297,7 @@ export class CallHandler {
       const bytes = cached.lookup.reply;
       return { bytes, header: parseMessageHeader(bytes, 0, bytes.length)! };
     }
-    const reply = (await this.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!;
+    const reply = (await this.forwarder.forward(message, call, session, metastore, false, this.backends.primaryCandidates(metastore)))!;
     if (cached?.lookup.kind === 'miss') cached.lookup.remember(reply, { role: 'primary' });
     return reply;
   }
@@ -296,7 +312,7 @@ export class CallHandler {
     const roles = new Set<'primary' | 'replica'>();
     const send: SubCall = async (bytes, expectedReplyBytes) => {
       const sub: RawMessage = { bytes, header: parseMessageHeader(bytes, 0, bytes.length)!, expectedReplyBytes };
-      const reply = await this.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served.role), token);
+      const reply = await this.reads.route(sub, describeCall(sub), session, metastore, false, (served) => roles.add(served.role), token);
       return reply!;
     };
     const result = await runListing(message, call.entry!, shape, policy, send);
@@ -317,176 +333,6 @@ export class CallHandler {
       batches: result.batches, failed: result.failed, ms: Math.round(seconds * 1000) }, 'batched listing');
     return { chunks: result.chunks, failed: result.failed };
   }
-
-  /**
-   * Reads go to a replica when the consistency router allows; a replica that fails the call or
-   * answers with any exception hands the read to the primary, so a sick replica costs no client
-   * error and an exception a client sees is always the primary's. Everything else goes to the primary; a call that may have changed state there makes the
-   * session take a fresh GTID token before its next replica read.
-   */
-  private async route(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
-    servedBy: (served: ServedBy) => void, token?: GtidState | null): Promise<RawMessage | null> {
-    const consistency = this.consistency.get(metastore);
-    if (consistency !== undefined && consistency.splitting) {
-      const view = sessionView(session);
-      // A token the cache stage fetched decides here too (null: none is needed, as decide() finds).
-      let decision = await consistency.decide(call, view, token ?? undefined);
-      if (decision.role === 'replica') {
-        let outcome: ReplicaOutcome | null = await this.readOnReplica(decision.replica, message, call, session, metastore, oneway);
-        // (A replica that failed the read sends it to the primary either way: no need for the check.)
-        if (decision.early !== undefined && outcome.fallback === undefined) {
-          // An early read (the replica chosen before the store's token came back): its reply counts
-          // only if the replica's position when it was sent covers that token.
-          const check = await decision.early;
-          this.metrics.earlyReplicaReads.inc({ metastore, outcome: check.verdict === 'covered' ? 'kept' : 'decided_again' });
-          if (check.verdict === 'recheck') {
-            decision = await check.redo();
-            outcome = decision.role === 'replica' ? await this.readOnReplica(decision.replica, message, call, session, metastore, oneway) : null;
-          }
-        }
-        if (outcome !== null && outcome.reply !== undefined) {
-          servedBy({ role: 'replica', position: outcome.position });
-          return outcome.reply;
-        }
-        if (outcome !== null) this.metrics.readFallbacks.inc({ metastore, reason: outcome.fallback });
-        else if (decision.role === 'primary' && decision.reason !== null) this.metrics.readFallbacks.inc({ metastore, reason: decision.reason });
-      } else if (decision.reason !== null) {
-        this.metrics.readFallbacks.inc({ metastore, reason: decision.reason });
-      }
-      try {
-        return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
-      } finally {
-        if (call.entry === null || call.entry.mutates) await consistency.afterPrimaryWrite(view);
-      }
-    }
-    // `return await`: an async function returning a promise as such costs two more microtask turns.
-    return await this.forward(message, call, session, metastore, oneway, this.backends.primaryCandidates(metastore));
-  }
-
-  /** One read on a replica: its reply, or why the read must go to the primary. */
-  private async readOnReplica(replica: ReplicaTracker, message: RawMessage, call: CallInfo, session: ClientSession, metastore: string,
-    oneway: boolean): Promise<ReplicaOutcome> {
-    replica.busy += 1;
-    // What the replica had executed before the read was sent: its reply reflects at least that.
-    const position = replica.executed;
-    const unhealthy = replica.untilUnhealthy();
-    try {
-      // A replica read's deadline is replicaReadTimeoutMs: past it the connection's own deadline
-      // fails the call (the connection is dropped) and the read goes to the primary.
-      const forwarded = this.forward(message, call, session, metastore, oneway, [replica.pool()], replicaDeadlineMs(this.config.metastores[metastore]!));
-      // A read is safe to send again: if the replica's MySQL dies while this one is in flight,
-      // the primary answers now and the replica's late reply (or failure) is dropped.
-      const reply = await Promise.race([forwarded, unhealthy.promise.then((): typeof ABANDONED => ABANDONED)]);
-      if (reply === ABANDONED) {
-        forwarded.catch(() => undefined);
-        throw new Error(`replica ${replica.name}'s MySQL failed while the read was in flight: ${replica.unhealthyReason() ?? 'unhealthy'}`);
-      }
-      const exception = reply === null ? 'none' : replyException(reply, call.entry?.metaException);
-      if (exception === 'none') return { reply, position };
-      // Any exception a replica answers is settled by the primary. A MetaException means the
-      // replica's metastore failed; a declared exception ("no such object") is not proof either:
-      // a Hive 3 metastore whose MySQL connection just broke answers get_database with
-      // NoSuchObjectException carrying the query failure (found by the soak run, while the
-      // replica's MariaDB restarted), and its MySQL may answer again by the time we could look.
-      return { fallback: exception === 'meta' ? 'replica_error_reply' : 'replica_exception_reply' };
-    } catch (err) {
-      this.log.warn({ session: session.id, method: call.method, metastore, replica: replica.name, err: (err as Error).message }, 'replica failed a read; sending it to the primary');
-      return { fallback: err instanceof BackendError && err.code === 'deadline' ? 'replica_slow' : 'replica_call_failed' };
-    } finally {
-      unhealthy.cancel();
-      replica.busy -= 1;
-    }
-  }
-
-  private async forward(message: RawMessage, call: CallInfo, session: ClientSession, metastore: string, oneway: boolean,
-    candidates: readonly EndpointPool[], deadline = this.config.metastores[metastore]!.timeouts.callMs): Promise<RawMessage | null> {
-    let lastError: BackendError | null = null;
-    for (const pool of candidates) {
-      if (message.header.name === 'set_ugi' && session.identity !== null) {
-        try {
-          return await this.answerSetUgi(pool, message, session.identity);
-        } catch (err) {
-          lastError = err as BackendError;
-          continue;
-        }
-      }
-      // A connection this client owns (after setMetaConf) serves all its calls to that endpoint.
-      const owned = session.dedicated.get(pool.endpoint.address);
-      if (owned !== undefined) {
-        if (owned.usable) return owned.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
-        // The metastore session with the client's settings is gone; later calls use the pool.
-        session.dedicated.delete(pool.endpoint.address);
-      }
-      if (CONNECTION_SETTING_METHODS.has(message.header.name)) {
-        const connection = await pool.openDedicated(session.identity);
-        session.dedicated.set(pool.endpoint.address, connection);
-        return connection.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
-      }
-      // An idle pooled connection is taken synchronously; otherwise acquire waits, creates or fails.
-      let connection = pool.tryAcquire(session.identity);
-      try {
-        connection ??= await pool.acquire(session.identity);
-      } catch (err) {
-        // Nothing was sent: the next endpoint may take the call, write or not.
-        lastError = err as BackendError;
-        continue;
-      }
-      try {
-        const reply = await this.callOn(pool, connection, message, call, session, oneway, deadline);
-        pool.recordSuccess();
-        return reply;
-      } catch (err) {
-        const error = err instanceof BackendError ? err : new BackendError('connection_closed', pool.endpoint.address, String(err), false);
-        pool.recordFailure(error);
-        // HA: a read is safe to send to the next endpoint whatever happened to it here; a write
-        // that reached the metastore may have executed, so it is never sent again.
-        if (call.entry === null || call.entry.mutates || oneway) throw error;
-        lastError = error;
-        continue;
-      } finally {
-        pool.release(session.identity, connection);
-      }
-    }
-    throw lastError ?? new BackendError('unreachable', '?', `metastore '${metastore}' has no endpoint`, false);
-  }
-
-  /**
-   * set_ugi binds an identity to a metastore connection, once: the pooled connections of this
-   * identity already sent it. The client gets the metastore's own answer to that set_ugi.
-   */
-  private async answerSetUgi(pool: EndpointPool, message: RawMessage, identity: Identity): Promise<RawMessage> {
-    let result = pool.setUgiResult(identity);
-    if (result === undefined) {
-      pool.release(identity, await pool.acquire(identity));
-      result = pool.setUgiResult(identity);
-    }
-    if (result === undefined) throw new BackendError('set_ugi_failed', pool.endpoint.address, 'set_ugi result unavailable', false);
-    const w = new BinaryWriter(result.length + 32).messageBegin('set_ugi', MessageType.REPLY, message.header.seqid);
-    const bodyOffset = w.length;
-    const bytes = w.raw(result).finish();
-    return { bytes, header: { name: 'set_ugi', type: MessageType.REPLY, seqid: message.header.seqid, seqidOffset: bodyOffset - 4, bodyOffset, strict: true } };
-  }
-
-  private async callOn(pool: EndpointPool, connection: BackendConnection, message: RawMessage, call: CallInfo,
-    session: ClientSession, oneway: boolean, deadline: number): Promise<RawMessage | null> {
-    try {
-      return await connection.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
-    } catch (err) {
-      const error = err as BackendError;
-      // A pooled connection the metastore closed while it sat idle fails on first use with no reply
-      // byte. A read is safe to send again on a fresh connection; a write might have executed.
-      const retryable = error.code === 'connection_closed' && connection.callsServed > 0
-        && call.entry !== null && !call.entry.mutates && !oneway;
-      if (!retryable) throw error;
-      this.metrics.backendRetries.inc({ metastore: pool.metastore, endpoint: pool.endpoint.address });
-      const fresh = await pool.acquire(session.identity);
-      try {
-        return await fresh.call(message.bytes, oneway, deadline, message.expectedReplyBytes);
-      } finally {
-        pool.release(session.identity, fresh);
-      }
-    }
-  }
 }
 
 /**
@@ -497,38 +343,6 @@ function methodErrorReply(method: string, seqid: number, call: CallInfo, text: s
   const field = call.entry?.metaException;
   return field === undefined ? applicationExceptionReply(method, seqid, AppErrorType.INTERNAL_ERROR, text)
     : metaExceptionReply(method, seqid, field, text);
-}
-
-/** What a replica read resolves to when the replica turned unhealthy first. */
-/** What a read on a replica gave: its reply, or why it goes to the primary. */
-type ReplicaOutcome = { readonly reply: RawMessage | null; readonly position: GtidState | null; readonly fallback?: undefined }
-  | { readonly reply?: undefined; readonly fallback: FallbackReason };
-
-const ABANDONED = Symbol('abandoned replica read');
-
-/** A replica read's deadline: replicaReadTimeoutMs, bounded by callMs (0: callMs alone). */
-function replicaDeadlineMs(m: MetastoreConfig): number {
-  const { replicaReadTimeoutMs } = m.consistency;
-  return replicaReadTimeoutMs === 0 ? m.timeouts.callMs : Math.min(replicaReadTimeoutMs, m.timeouts.callMs);
-}
-
-/**
- * What kind of failure a reply carries: 'meta' for a TApplicationException or the method's
- * MetaException (the metastore failed), 'declared' for another declared exception (e.g. no such
- * object), 'none' for a result.
- */
-function replyException(reply: RawMessage, metaExceptionField: number | undefined): 'none' | 'meta' | 'declared' {
-  if (reply.header.type === MessageType.EXCEPTION) return 'meta';
-  const at = reply.header.bodyOffset;
-  if (reply.bytes.length < at + 3 || reply.bytes[at] === 0) return 'none';
-  const field = reply.bytes.readInt16BE(at + 1);
-  if (field === 0) return 'none';
-  return field === metaExceptionField ? 'meta' : 'declared';
-}
-
-/** How the consistency router sees the client of a call. */
-function sessionView(session: ClientSession): SessionView {
-  return { remoteAddress: session.remoteAddress, identityUser: session.identity?.user ?? null, holders: session.holders, pinned: session.dedicated.size > 0 };
 }
 
 function readIdentity(message: RawMessage): { user: string; groups: string[] } | null {

@@ -3,7 +3,6 @@
  * and what a miss may keep.
  */
 import { describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { CacheStage, type CacheLookup, type FeedHandle } from '../../src/cache/cache-stage';
 import type { FeedBatch, FeedEvent, FeedListener, FeedStatus } from '../../src/cache/feed-types';
 import { configSchema } from '../../src/config/schema';
@@ -75,7 +74,7 @@ function setup(cache: Record<string, unknown> = {}) {
   });
   const metrics = new RouterMetrics();
   let feed: StandInFeed | null = null;
-  const stage = new CacheStage(config.metastores, metrics, pino({ level: 'silent' }), (_m, _f, _my, listener) => (feed = new StandInFeed(listener)));
+  const stage = new CacheStage(config.metastores, metrics, (_m, _f, _my, listener) => (feed = new StandInFeed(listener)));
   let eventId = 0;
   const applied = (position: number, events: Array<Omit<FeedEvent, 'eventId'>> = [], snapshotAt = Date.now()) => {
     const batch: FeedBatch = { events: events.map((e) => ({ ...e, eventId: ++eventId })), changesUpTo: at(position), appliedUpTo: at(position), snapshotAt };
