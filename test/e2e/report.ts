@@ -67,6 +67,8 @@ export interface MethodCalls {
   readonly metastores: string[];
   primary: number;
   replica: number;
+  /** Answered from the router's metadata cache (no metastore call). */
+  cache: number;
   /** Refused by the router itself (blocked database, read-only metastore). */
   refused: number;
   /** Answered with an exception (the engine's own probes for missing objects included). */
@@ -93,6 +95,8 @@ export interface CallSummary {
   readonly rwReadsOtherThanMisses: Share;
   /** Every metadata read of the run, fed's and fanned-out listings included (they have no replica). */
   readonly allReads: Share;
+  /** Metadata reads answered from the router's cache, of all metadata reads (the shares above count only the others). */
+  readonly readsFromCache: { readonly cached: number; readonly reads: number; readonly share: number | null };
   readonly fallbacks: Record<string, number>;
   readonly unknownMethods: Record<string, number>;
 }
@@ -105,24 +109,26 @@ export function summarize(calls: Array<{ labels: Record<string, string>; value: 
   fallbacks: Array<{ labels: Record<string, string>; value: number }>,
   unknown: Array<{ labels: Record<string, string>; value: number }>): CallSummary {
   const byMethod = new Map<string, MethodCalls>();
-  let rwReplica = 0; let rwPrimary = 0; let allReplica = 0; let allPrimary = 0; let total = 0;
+  let rwReplica = 0; let rwPrimary = 0; let allReplica = 0; let allPrimary = 0; let allCached = 0; let total = 0;
   for (const { labels, value } of calls) {
     const method = labels.method ?? '?';
     let m = byMethod.get(method);
     if (m === undefined) {
-      m = { method, kind: labels.kind ?? '?', metastores: [], primary: 0, replica: 0, refused: 0, errors: 0, total: 0, served: {} };
+      m = { method, kind: labels.kind ?? '?', metastores: [], primary: 0, replica: 0, cache: 0, refused: 0, errors: 0, total: 0, served: {} };
       byMethod.set(method, m);
     }
     if (labels.metastore !== undefined && !m.metastores.includes(labels.metastore)) m.metastores.push(labels.metastore);
     const where = `${labels.metastore ?? '?'}/${labels.role ?? '?'}`;
     m.served[where] = (m.served[where] ?? 0) + value;
     if (labels.role === 'replica') m.replica += value;
+    else if (labels.role === 'cache') m.cache += value;
     else if (labels.role === 'router') m.refused += value;
     else m.primary += value;
     if (labels.outcome !== 'ok' && labels.role !== 'router') m.errors += value;
     m.total += value;
     total += value;
-    if (labels.kind === 'read' && labels.role !== 'router') {
+    if (labels.kind === 'read' && labels.role === 'cache') allCached += value;
+    else if (labels.kind === 'read' && labels.role !== 'router') {
       const replica = labels.role === 'replica';
       if (replica) allReplica += value; else allPrimary += value;
       if (labels.metastore === 'rw') { if (replica) rwReplica += value; else rwPrimary += value; }
@@ -136,6 +142,7 @@ export function summarize(calls: Array<{ labels: Record<string, string>; value: 
     rwReadsTriedOnReplica: share(rwReplica + settledMisses(fallbacks), rwPrimary - settledMisses(fallbacks)),
     rwReadsOtherThanMisses: share(rwReplica, rwPrimary - settledMisses(fallbacks)),
     allReads: share(allReplica, allPrimary),
+    readsFromCache: { cached: allCached, reads: allCached + allReplica + allPrimary, share: allCached + allReplica + allPrimary === 0 ? null : allCached / (allCached + allReplica + allPrimary) },
     fallbacks: Object.fromEntries(fallbacks.map((f) => [`${f.labels.metastore}:${f.labels.reason}`, f.value])),
     unknownMethods: Object.fromEntries(unknown.map((u) => [u.labels.method ?? '?', u.value])),
   };
@@ -195,7 +202,8 @@ export function summaryText(report: EngineReport): string {
     const failed = run.steps.filter((s) => !s.ok);
     lines.push(`  ${name} (replica SQL thread ${run.replicaSqlThread}, ${(run.ms / 1000).toFixed(1)} s): ` +
       `${run.steps.length - failed.length}/${run.steps.length} steps ok; ${run.calls.total} calls; ` +
-      `rw reads on the replica ${pct(run.calls.rwReads)} (sent there first ${pct(run.calls.rwReadsTriedOnReplica)}), all reads ${pct(run.calls.allReads)}; fallbacks ${JSON.stringify(run.calls.fallbacks)}`);
+      `rw reads on the replica ${pct(run.calls.rwReads)} (sent there first ${pct(run.calls.rwReadsTriedOnReplica)}), all reads ${pct(run.calls.allReads)}; `
+      + `from the cache ${run.calls.readsFromCache.cached} of ${run.calls.readsFromCache.reads} reads; fallbacks ${JSON.stringify(run.calls.fallbacks)}`);
     for (const s of failed) lines.push(`    FAILED ${s.step}: ${s.problem}`);
     lines.push(`    calls: ${run.calls.byMethod.map((m) => `${m.method} ${Object.entries(m.served).sort().map(([w, n]) => `${w} ${n}`).join(' ')}`).join('; ')}`);
   }
