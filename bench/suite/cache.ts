@@ -14,7 +14,9 @@
  *   split to the replica). Each caller alters a parameter of its own table, then reads: its own
  *   table (it must see its last write: read-after-write) and hot tables (compared as above).
  *   Metastore calls on the primary and on the replica per client call, with and without the cache,
- *   and the statements the primary's and the replica's MySQL executed per client call.
+ *   and the statements the primary's and the replica's MySQL executed per client call. Twice: every
+ *   caller from 127.0.0.1 (one client host, which the router's own-write rules take for one client),
+ *   then each caller from an address of its own (sixteen client hosts).
  *
  * Alone (writes bench/results/cache.json, prints it, and redoes bench/results/REPORT.md, whose
  * cache section it feeds, from the suite.json beside it):
@@ -142,13 +144,15 @@ async function referenceBodies(port: number): Promise<{ refs: Map<string, Buffer
 /** Shared by a phase's calls: client calls of the round in progress, and samples of wrong answers per system. */
 class RoundTally {
   system: SystemName | null = null;
+  /** The port of the system in the round in progress (calls that open their own connections use it). */
+  port: number | null = null;
   calls = 0;
   readonly samples = new Map<SystemName, string[]>();
 
-  start(system: SystemName): void { this.system = system; this.calls = 0; }
+  start(system: SystemName, port: number): void { this.system = system; this.port = port; this.calls = 0; }
 
   /** The round's client calls; calls made from now on (a warm-up) belong to no round. */
-  finish(): number { this.system = null; return this.calls; }
+  finish(): number { this.system = null; this.port = null; return this.calls; }
 
   wrong(text: string): void {
     if (this.system === null) return;
@@ -283,7 +287,7 @@ function target(system: SystemName, port: number, pid: number | null, tally: Rou
     system, port, pid,
     async beforeRound() {
       for (const p of probes) await p.start();
-      tally.start(system);
+      tally.start(system, port);
     },
     async afterRound() {
       const calls = tally.finish();
@@ -336,13 +340,33 @@ function success(r: { type: number; result: ThriftStruct }, method: string): Thr
  * 10 reads per write per caller: alter_table of its own table w<i> (seq += 1), then reads 1, 4, 7
  * and 10 of its own table (each must see that write), 2, 5, 8 get_table and 3, 6, 9
  * get_partition_names of a hot table (compared with direct's answer). The callers' last writes carry
- * across systems and rounds (seq only grows).
+ * across systems, rounds and variants (seq only grows): `written` is shared by both variants.
+ *
+ * `addresses`: 'shared', every caller connects from 127.0.0.1 (sixteen sessions of one client host,
+ * an engine's coordinator); 'own', caller i connects from 127.0.0.(10 + i) (sixteen client hosts).
+ * The router keys a client's own writes by address and user (client-mode tokens, and the cache's
+ * hold-back after a write), so the two differ. The 'own' variant calls on a connection of its own
+ * per caller, opened from that address to the port of the round's system (the load generator's
+ * connection stays idle), so it runs only inside rounds: measure it with no warm-up.
  */
-function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tally: RoundTally): Workload {
-  const written = new Array<number>(MIXED_CALLERS).fill(0);
+function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tally: RoundTally, written: number[],
+  addresses: 'shared' | 'own'): { workload: Workload; close(): void } {
   const steps = new Array<number>(MIXED_CALLERS).fill(0);
-  const call: WorkloadCall = async (c, ctx) => {
+  const own: Array<{ client: HmsTestClient; port: number } | undefined> = [];
+  const connectionOf = async (c: HmsTestClient, w: number): Promise<HmsTestClient> => {
+    if (addresses === 'shared') return c;
+    const port = tally.port;
+    if (port === null) throw new Error('the own-address variant runs only inside rounds (no warm-up)');
+    const mine = own[w];
+    if (mine !== undefined && mine.client.usable && mine.port === port) return mine.client;
+    mine?.client.close();
+    const client = await HmsTestClient.connect(port, 'buffered', '127.0.0.1', `127.0.0.${10 + w}`);
+    own[w] = { client, port };
+    return client;
+  };
+  const call: WorkloadCall = async (loadClient, ctx) => {
     const w = ctx.worker;
+    const c = await connectionOf(loadClient, w);
     const step = steps[w]! % MIXED_CYCLE;
     steps[w] = steps[w]! + 1;
     if (step === 0) {
@@ -377,15 +401,18 @@ function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tal
       tally.wrong(`${method} ${hot}: differs from direct's answer`);
     }
   };
-  return {
+  const workload: Workload = {
     part: 'cache',
-    name: `mixed 10 reads per write x${MIXED_CALLERS}`,
-    description: `${MIXED_CALLERS} callers on persistent connections; per caller a cycle of alter_table of its own table (a parameter), ` +
-      'then 4 get_table of that table and 6 reads of hot tables (get_table, get_partition_names); the routers split reads to the replica (session consistency)',
+    name: `mixed 10 reads per write x${MIXED_CALLERS}, ${addresses === 'shared' ? 'one client address' : 'an address per caller'}`,
+    description: `${MIXED_CALLERS} callers on persistent connections ` +
+      (addresses === 'shared' ? 'all from 127.0.0.1 (one client host: the router takes them for one client)' : `each from its own address 127.0.0.10-${10 + MIXED_CALLERS - 1} (a client host each)`) +
+      '; per caller a cycle of alter_table of its own table (a parameter), then 4 get_table of that table and 6 reads of hot tables (get_table, get_partition_names); ' +
+      'the routers split reads to the replica (session consistency)',
     concurrency: MIXED_CALLERS,
     connectionPerCall: false,
     call,
     notes: [
+      ...(addresses === 'own' ? ['no warm-up (its connections are opened inside rounds); the one-address variant before it warmed the same objects on every system'] : []),
       'readAfterWriteViolations: own-table reads that did not see the caller\'s last write (must be 0); stale: hot reads that differ from direct\'s answer (must be 0)',
       'primary/replica CallsPerCall: calls the metastore behind each counting relay received per client call; direct sends everything to the primary without a relay (1 by construction, not measured)',
       'readsFrom{Primary,Replica,Cache}: the share of the router\'s reads each answered (its hms_router_calls_total by role); hitRatio: hits / (hits + misses), ' +
@@ -393,6 +420,7 @@ function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tal
       'MysqlStatementsPerCall: the MySQL server\'s Questions counter over the round per client call (the metastore\'s queries, the routers\' GTID reads and the idle router\'s polls; replication\'s applier is not counted)',
     ],
   };
+  return { workload, close: () => { for (const o of own.splice(0)) o?.client.close(); } };
 }
 
 // ---- The part ----
@@ -542,36 +570,45 @@ export async function runCachePart(options: CachePartOptions): Promise<CacheResu
     if ('unavailable' in mixedCached) { cachedRouterProblem ??= mixedCached.unavailable; log(`cache: ${mixedCached.unavailable}`); }
     await replicaHealthy(mixedPlain.ports.adminPort, log);
     if (!('unavailable' in mixedCached)) await replicaHealthy(mixedCached.ports.adminPort, log);
-    const methods = { plainPrimary: new Map<string, number>(), plainReplica: new Map<string, number>(), cachedPrimary: new Map<string, number>(), cachedReplica: new Map<string, number>() };
-    const cacheTally = new Map<string, number>();
-    const plainRouting = new Map<string, number>();
-    const cachedRouting = new Map<string, number>();
-    const targets = [
-      target('direct', rwPort, null, tally, mysqlProbes()),
-      target('hms-router', mixedPlain.ports.port, mixedPlain.child.pid!, tally,
-        [relayProbe(plainPrimary, 'primary', methods.plainPrimary), relayProbe(plainReplica, 'replica', methods.plainReplica),
-          routingProbe(mixedPlain.ports.adminPort, plainRouting), ...mysqlProbes()]),
-      'unavailable' in mixedCached ? { system: 'hms-router-cache' as const, unavailable: mixedCached.unavailable }
-        : target('hms-router-cache', mixedCached.ports.port, mixedCached.child.pid!, tally,
-          [relayProbe(cachedPrimary, 'primary', methods.cachedPrimary), relayProbe(cachedReplica, 'replica', methods.cachedReplica),
-            cacheMetricsProbe(mixedCached.ports.adminPort, null, cacheTally), routingProbe(mixedCached.ports.adminPort, cachedRouting), ...mysqlProbes()]),
-    ];
-    tally.samples.clear();
-    const w = await measure(mixedWorkload(stack.warehouse, refs, tally), targets, measureOptions);
-    const stalled = (['hms-router', 'hms-router-cache'] as const).filter((system) => {
-      const r = w.systems[system];
-      return r !== undefined && !isUnavailable(r) && (r.extra.replicaStalledAtEnd ?? 0) > 0;
-    });
-    if (stalled.length > 0) log(`cache: the replica was stalled at the end of rounds of ${stalled.join(', ')}: their reads went to the primary`);
-    mixed.push(withNotes(w, [
-      ...(stalled.length > 0 ? [`THE REPLICA WAS STALLED (its SQL thread stopped or not moving, hms_router_replica_stalled 1) at the end of rounds of ${stalled.join(' and ')}: ` +
-        'reads it did not cover went to the primary, so primary and replica figures are not those of a working split'] : []),
-      `metastore calls received, hms-router: primary ${tallyText(methods.plainPrimary)}; replica ${tallyText(methods.plainReplica)}`,
-      `metastore calls received, hms-router-cache: primary ${tallyText(methods.cachedPrimary)}; replica ${tallyText(methods.cachedReplica)}`,
-      `read fallbacks to the primary over the rounds: hms-router ${tallyText(plainRouting)}; hms-router-cache ${tallyText(cachedRouting)}`,
-      `cache counters over the rounds, hms-router-cache: ${tallyText(cacheTally)}`,
-      ...[...tally.samples].map(([system, samples]) => `wrong answers (${system}): ${samples.join('; ')}`),
-    ]));
+    const written = new Array<number>(MIXED_CALLERS).fill(0);
+    for (const addresses of ['shared', 'own'] as const) {
+      const methods = { plainPrimary: new Map<string, number>(), plainReplica: new Map<string, number>(), cachedPrimary: new Map<string, number>(), cachedReplica: new Map<string, number>() };
+      const cacheTally = new Map<string, number>();
+      const plainRouting = new Map<string, number>();
+      const cachedRouting = new Map<string, number>();
+      const targets = [
+        target('direct', rwPort, null, tally, mysqlProbes()),
+        target('hms-router', mixedPlain.ports.port, mixedPlain.child.pid!, tally,
+          [relayProbe(plainPrimary, 'primary', methods.plainPrimary), relayProbe(plainReplica, 'replica', methods.plainReplica),
+            routingProbe(mixedPlain.ports.adminPort, plainRouting), ...mysqlProbes()]),
+        'unavailable' in mixedCached ? { system: 'hms-router-cache' as const, unavailable: mixedCached.unavailable }
+          : target('hms-router-cache', mixedCached.ports.port, mixedCached.child.pid!, tally,
+            [relayProbe(cachedPrimary, 'primary', methods.cachedPrimary), relayProbe(cachedReplica, 'replica', methods.cachedReplica),
+              cacheMetricsProbe(mixedCached.ports.adminPort, null, cacheTally), routingProbe(mixedCached.ports.adminPort, cachedRouting), ...mysqlProbes()]),
+      ];
+      tally.samples.clear();
+      const mixedLoad = mixedWorkload(stack.warehouse, refs, tally, written, addresses);
+      let w: WorkloadResult;
+      try {
+        w = await measure(mixedLoad.workload, targets, addresses === 'own' ? { ...measureOptions, warmupSeconds: 0 } : measureOptions);
+      } finally {
+        mixedLoad.close();
+      }
+      const stalled = (['hms-router', 'hms-router-cache'] as const).filter((system) => {
+        const r = w.systems[system];
+        return r !== undefined && !isUnavailable(r) && (r.extra.replicaStalledAtEnd ?? 0) > 0;
+      });
+      if (stalled.length > 0) log(`cache: the replica was stalled at the end of rounds of ${stalled.join(', ')}: their reads went to the primary`);
+      mixed.push(withNotes(w, [
+        ...(stalled.length > 0 ? [`THE REPLICA WAS STALLED (its SQL thread stopped or not moving, hms_router_replica_stalled 1) at the end of rounds of ${stalled.join(' and ')}: ` +
+          'reads it did not cover went to the primary, so primary and replica figures are not those of a working split'] : []),
+        `metastore calls received, hms-router: primary ${tallyText(methods.plainPrimary)}; replica ${tallyText(methods.plainReplica)}`,
+        `metastore calls received, hms-router-cache: primary ${tallyText(methods.cachedPrimary)}; replica ${tallyText(methods.cachedReplica)}`,
+        `read fallbacks to the primary over the rounds: hms-router ${tallyText(plainRouting)}; hms-router-cache ${tallyText(cachedRouting)}`,
+        `cache counters over the rounds, hms-router-cache: ${tallyText(cacheTally)}`,
+        ...[...tally.samples].map(([system, samples]) => `wrong answers (${system}): ${samples.join('; ')}`),
+      ]));
+    }
     if (!('unavailable' in mixedCached)) {
       const g = await cacheGauges(mixedCached.ports.adminPort);
       exported ||= g.exported;
