@@ -39,7 +39,7 @@ import { HmsTestClient, args } from '../../test/support/hms-test-client';
 import { addPartitionsArgs, alterTableArgs, createTableArgs, dbTableArgs, partitionNamesArgs } from '../../test/support/hms-objects';
 import { startCountingRelay, type CountingRelay } from '../counting-relay';
 import { loadAverage, machineInfo, numericFlag, scrapeMetrics, sumSeries } from '../support';
-import { measure, type MeasureOptions, type Target, type Workload } from './measure';
+import { measure, median, type MeasureOptions, type Target, type Workload } from './measure';
 import type { WorkloadCall } from './load';
 import { isUnavailable, type CacheGoal, type CacheResults, type SuiteResults, type SystemName, type SystemResult, type WorkloadResult } from './results';
 import { tableSpec } from './objects';
@@ -70,6 +70,9 @@ const PORTS = {
     plain: { port: 19941, adminPort: 19942 }, cached: { port: 19943, adminPort: 19944 },
   },
 } as const;
+
+/** How often a round samples the router with cache's feed lag gauge. */
+const FEED_LAG_SAMPLE_MS = 200;
 
 /** The metastore's health probe (fb303 getStatus on a fresh connection every 5 s): not a call any client made. */
 const NOT_CLIENT_WORK = new Set(['getStatus']);
@@ -213,9 +216,22 @@ function tallyLabel(before: ReadonlyMap<string, number>, after: ReadonlyMap<stri
 function cacheMetricsProbe(adminPort: number, method: string | null, tally: Map<string, number>): RoundProbe {
   let before = new Map<string, number>();
   const labels = ['metastore="rw"', ...(method === null ? [] : [`method="${method}"`])];
+  // The feed's lag (seconds since its last complete read began) sampled through the round: how far behind the cache's answers may be.
+  let lags: number[] = [];
+  let sampler: NodeJS.Timeout | undefined;
   return {
-    async start() { before = await scrapeMetrics(adminPort); },
+    async start() {
+      before = await scrapeMetrics(adminPort);
+      lags = [];
+      const samples = lags;
+      sampler = setInterval(() => {
+        scrapeMetrics(adminPort).then((m) => { samples.push(sumSeries(m, 'hms_router_cache_feed_lag_seconds', ['metastore="rw"']) * 1000); }, () => undefined);
+      }, FEED_LAG_SAMPLE_MS);
+    },
     async finish(calls) {
+      clearInterval(sampler);
+      const sampled = [...lags];
+      lags = [];
       const after = await scrapeMetrics(adminPort);
       const delta = (name: string, l: readonly string[]) => sumSeries(after, name, l) - sumSeries(before, name, l);
       const hits = delta('hms_router_cache_hits_total', labels);
@@ -234,6 +250,8 @@ function cacheMetricsProbe(adminPort: number, method: string | null, tally: Map<
         // Bypasses are reads the cache was asked for and declined: with them, the share it answered.
         hitsOfCacheableReads: hits + misses + bypasses === 0 ? NaN : +(hits / (hits + misses + bypasses)).toFixed(4),
         hitsPerCall: per(hits, calls),
+        feedLagMsMedian: sampled.length === 0 ? NaN : Math.round(median(sampled)),
+        feedLagMsMax: sampled.length === 0 ? NaN : Math.round(Math.max(...sampled)),
       };
     },
   };
@@ -417,6 +435,7 @@ function mixedWorkload(warehouse: string, refs: ReadonlyMap<string, Buffer>, tal
       'primary/replica CallsPerCall: calls the metastore behind each counting relay received per client call; direct sends everything to the primary without a relay (1 by construction, not measured)',
       'readsFrom{Primary,Replica,Cache}: the share of the router\'s reads each answered (its hms_router_calls_total by role); hitRatio: hits / (hits + misses), ' +
         'hitsOfCacheableReads: hits / (hits + misses + bypasses) (a bypass: the cache declined, e.g. the caller\'s token is ahead of the feed after its own write)',
+      `feedLagMs{Median,Max}: the router with cache's hms_router_cache_feed_lag_seconds sampled every ${FEED_LAG_SAMPLE_MS} ms through the round (a read whose token is ahead of what the feed has read bypasses the cache)`,
       'MysqlStatementsPerCall: the MySQL server\'s Questions counter over the round per client call (the metastore\'s queries, the routers\' GTID reads and the idle router\'s polls; replication\'s applier is not counted)',
     ],
   };

@@ -357,13 +357,14 @@ function cacheSection(cache: CacheResults, used: Set<string>, plots: Plot[]): st
   }
   out.push('', '### Mixed: 10 reads per write', '',
     '| workload | system | throughput/s median [min..max] | p50 ms | p99 ms | primary calls per call | replica calls per call | ' +
-    'primary MySQL statements per call | replica MySQL statements per call | reads from primary / replica / cache | read-after-write violations of own reads (all rounds) | stale of compared (all rounds) | errors (all rounds) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    'primary MySQL statements per call | replica MySQL statements per call | reads from primary / replica / cache | feed lag ms median / max | read-after-write violations of own reads (all rounds) | stale of compared (all rounds) | errors (all rounds) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const w of cache.mixed) {
     CACHE_SYSTEMS.forEach((system, i) => {
       const line = row(w, system, i === 0, (r) => [fmtNumber(extraOf(r, 'primaryCallsPerCall')), fmtNumber(extraOf(r, 'replicaCallsPerCall')),
         fmtNumber(extraOf(r, 'primaryMysqlStatementsPerCall')), fmtNumber(extraOf(r, 'replicaMysqlStatementsPerCall')),
         ['readsFromPrimary', 'readsFromReplica', 'readsFromCache'].map((k) => fmtNumber(extraOf(r, k))).join(' / '),
+        ['feedLagMsMedian', 'feedLagMsMax'].map((k) => fmtNumber(extraOf(r, k))).join(' / '),
         `${fmtNumber(extraOf(r, 'readAfterWriteViolations') ?? 0)} of ${fmtNumber(extraOf(r, 'ownReads') ?? 0)}`, staleCell(r)]);
       if (line !== null) out.push(line);
     });
