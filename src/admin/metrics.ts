@@ -180,7 +180,7 @@ export class RouterMetrics {
 
   readonly cacheBypasses = new Counter({
     name: 'hms_router_cache_bypasses_total',
-    help: 'Cacheable reads not answered from the cache for a reason (feed_starting, feed_failing, feed_behind, feed_lagging, token_ahead_of_feed, token_unavailable, entry_older_than_token, pinned_connection, not_cacheable_request), by metastore and reason.',
+    help: 'Cacheable reads not answered from the cache for a reason (feed_starting, feed_failing, feed_behind, feed_lagging, token_ahead_of_feed, own_write_not_in_feed, token_unavailable, pinned_connection, not_cacheable_request), by metastore and reason.',
     labelNames: ['metastore', 'reason'] as const,
     registers: [this.registry],
   });

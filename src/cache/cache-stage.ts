@@ -4,11 +4,13 @@
  * answer may fill the cache on the way back.
  *
  * The rule (docs/ARCHITECTURE.md, "Metadata cache"): an answer is given from the cache only when
- *  1. the change feed has completely read the notification log at a position covering the caller's
- *     token, and began that read at most maxLagMs ago (else: a bypass, counted by reason);
- *  2. an entry exists (else: a miss) and its position covers the token (the rule a replica obeys).
+ *  1. the change feed's last read of the notification log was complete and began at most maxLagMs
+ *     ago (else: a bypass, counted by reason), and
+ *  2. an entry exists (else: a miss), and the feed's position or the entry's covers the caller's
+ *     token (else: token_ahead_of_feed).
  * An entry exists only while no change to its objects came after its position (metadata-cache.ts),
- * so the answer is the metastore's as of the feed's position.
+ * so it reflects its objects as of the later of the two positions: at least the token, and at most
+ * maxLagMs old.
  */
 import type { CallInfo } from '../hms/call-info';
 import type { CacheShape } from '../hms/method-entry';
@@ -149,8 +151,9 @@ export class CacheStage {
     if (dependsOn === null) return this.bypass(m, 'not_cacheable_request');
     const vouched = m.view.vouch(Date.now(), m.policy.maxLagMs);
     if ('bypass' in vouched) return this.bypass(m, vouched.bypass);
-    if (!feedCovers(vouched.position, token)) return this.bypass(m, 'token_ahead_of_feed');
-    if (m.lastWrites.size > 0) {
+    // Where a token is tracked it covers the caller's own writes; where none is, the caller's own
+    // write holds its reads back until the feed has read past it.
+    if (token === null && m.lastWrites.size > 0) {
       const writer = writerKey(session);
       const wrote = m.lastWrites.get(writer);
       if (wrote !== undefined) {
@@ -160,18 +163,27 @@ export class CacheStage {
       }
     }
     const caller = m.policy.callerIndependent ? '' : callerKey(session);
-    if (shape.partitionNames !== undefined) return this.lookupPartitions(m, shape, message, call, caller, token, dependsOn, vouched.position);
+    // An entry in the cache reflects its objects as of the feed's position (no change to them since
+    // its own position), so it may answer a token that either position covers.
+    const feedAtToken = feedCovers(vouched.position, token);
+    const answers = (position: GtidState | null): boolean => feedAtToken || entryCovers(position, token);
+    // A primary read reflects what the feed's snapshot saw (committed and visible). Not the token:
+    // a MariaDB primary's gtid_binlog_pos counts a transaction once it is in the binlog, a moment
+    // before its commit is visible, so a read sent right after may not reflect all of it.
+    const primaryPosition = vouched.position;
+    if (shape.partitionNames !== undefined) return this.lookupPartitions(m, shape, message, call, caller, answers, dependsOn, primaryPosition);
 
     const key = `${caller}\u0001${message.header.name}\u0001${message.bytes.toString('latin1', message.header.bodyOffset)}`;
     const entry = m.cache.get(key);
     if (entry !== undefined) {
-      if (entryCovers(entry.position, token)) {
+      if (answers(entry.position)) {
         this.hit(m, call);
         const reply = Buffer.from(entry.bytes);
         reply.writeInt32BE(message.header.seqid, entry.seqidOffset);
         return { kind: 'hit', reply };
       }
-      this.bypass(m, 'entry_older_than_token');
+      // The token is beyond the feed and the entry: changes up to it may not be read yet. Refill.
+      this.bypass(m, 'token_ahead_of_feed');
     } else {
       this.miss(m, call);
     }
@@ -180,7 +192,7 @@ export class CacheStage {
       kind: 'miss',
       remember: (reply, servedBy) => {
         if (reply === null || !isPlainResult(reply)) return this.countFill(m, 'not_stored');
-        const position = servedBy.role === 'primary' ? vouched.position : servedBy.position;
+        const position = servedBy.role === 'primary' ? primaryPosition : servedBy.position;
         this.countFill(m, m.cache.fill(key, { bytes: Buffer.from(reply.bytes), seqidOffset: reply.header.seqidOffset, position, dependsOn }, ticket));
       },
     };
@@ -188,7 +200,7 @@ export class CacheStage {
 
   /** get_partitions_by_names: every named partition from its own entry, or the whole call to the metastore. */
   private lookupPartitions(m: MetastoreCache, shape: CacheShape, message: RawMessage, call: CallInfo, caller: string,
-    token: GtidState | null, dependsOn: readonly string[], feedPosition: GtidState): CacheLookup {
+    answers: (position: GtidState | null) => boolean, dependsOn: readonly string[], primaryPosition: GtidState): CacheLookup {
     const names = requestedNames(message, shape.partitionNames!);
     if (names === null) return this.bypass(m, 'not_cacheable_request');
     const prefix = `${caller}\u0001${call.method}\u0001${call.catalog ?? ''}\u0001${call.db}\u0001${call.table!.toLowerCase()}\u0001`;
@@ -196,7 +208,7 @@ export class CacheStage {
     let found = true;
     for (const name of names) {
       const entry = m.cache.get(prefix + name);
-      if (entry === undefined || !entryCovers(entry.position, token)) {
+      if (entry === undefined || !answers(entry.position)) {
         found = false;
         break;
       }
@@ -213,7 +225,7 @@ export class CacheStage {
       remember: (reply, servedBy) => {
         const cut = reply === null ? null : partitionsByName(reply, names);
         if (cut === null) return this.countFill(m, 'not_stored');
-        const position = servedBy.role === 'primary' ? feedPosition : servedBy.position;
+        const position = servedBy.role === 'primary' ? primaryPosition : servedBy.position;
         for (const [name, bytes] of cut) {
           // An empty entry: the metastore has no partition of that name (as of `position`).
           this.countFill(m, m.cache.fill(prefix + name, { bytes: bytes ?? EMPTY, seqidOffset: 0, position, dependsOn }, ticket));

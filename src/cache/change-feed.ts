@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { MysqlConfig } from '../config/schema';
 import { GtidFlavor, formatGtid } from '../consistency/gtid';
 import type { FeedBatch, FeedListener, FeedResetReason, FeedStatus } from './feed-types';
-import { FeedSqlError, detectFlavor, nextStep, prepareSession, readSnapshot, serverIdentity } from './feed-snapshot';
+import { BinlogGtidPositions, FeedSqlError, detectFlavor, nextStep, prepareSession, readSnapshot, serverIdentity } from './feed-snapshot';
 
 export interface ChangeFeedOptions {
   /** The metastore's name in the config: in logs and errors. */
@@ -52,6 +52,8 @@ export class ChangeFeed {
   /** The connection being opened: stop() destroys it too. */
   private opening: mysql.Connection | null = null;
   private cursor: number | null = null;
+  /** MariaDB: the snapshot's GTID position carried forward from poll to poll. */
+  private readonly positions = new BinlogGtidPositions();
   /** The server the last connection reached (@@server_id, MySQL: @@server_uuid). */
   private server: string | null = null;
   /** Set when a new connection reached another server: the next read starts over with this reason. */
@@ -114,7 +116,7 @@ export class ChangeFeed {
     const o = this.options;
     try {
       const { conn, flavor } = await this.connect();
-      const read = await readSnapshot(conn, flavor, o.database, this.cursor, o.batchSize, o.queryTimeoutMs);
+      const read = await readSnapshot(conn, flavor, o.database, this.cursor, o.batchSize, o.queryTimeoutMs, this.positions);
       if (this.stopped) return 0;
       const step = nextStep(this.cursor, read, o.batchSize);
       if (step.reset !== null) {
@@ -167,6 +169,7 @@ export class ChangeFeed {
       if (this.stopped) throw new Error('stopped');
       const flavor = await detectFlavor(conn, o.queryTimeoutMs);
       const server = await serverIdentity(conn, flavor, o.queryTimeoutMs);
+      if (this.server !== null && server !== this.server) this.positions.reset();
       if (this.server !== null && server !== this.server && this.cursor !== null) {
         this.serverChanged = `${this.address} is now server ${server}, was ${this.server}`;
         this.cursor = null;

@@ -13,9 +13,8 @@ export type CacheBypass =
   | 'feed_failing'         // the last read of the log failed (until one succeeds)
   | 'feed_behind'          // the log holds more events than the last read took: reading on
   | 'feed_lagging'         // the last complete read began more than maxLagMs ago
-  | 'token_ahead_of_feed'  // the caller's token is beyond what the feed has read
+  | 'token_ahead_of_feed'  // the caller's token is beyond what the feed has read and what the entry reflects
   | 'token_unavailable'    // the caller's token could not be had (primary's MySQL failing)
-  | 'entry_older_than_token' // an entry exists but reflects less than the caller's token
   | 'own_write_not_in_feed' // the caller wrote through this router after the feed's last complete read began
   | 'pinned_connection'    // the caller owns a metastore connection with its own settings (setMetaConf)
   | 'not_cacheable_request'; // the arguments lack what the answer's key needs

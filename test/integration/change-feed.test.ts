@@ -9,7 +9,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { status } from '../../stack/stack';
 import { runAsRoot } from '../../stack/mariadb';
+import mysql from 'mysql2/promise';
 import { ChangeFeed, ChangeFeedOptions } from '../../src/cache/change-feed';
+import { BinlogGtidPositions } from '../../src/cache/feed-snapshot';
 import type { FeedBatch, FeedEvent, FeedResetReason } from '../../src/cache/feed-types';
 import { GtidState, covers, formatGtid, parseGtid } from '../../src/consistency/gtid';
 import { BinaryWriter } from '../../src/thrift/binary-writer';
@@ -311,6 +313,38 @@ describe('events of the rw metastore', () => {
       c.close();
     } finally {
       await relay.close();
+    }
+  });
+
+  it('the GTID position carried forward from poll to poll is the one BINLOG_GTID_POS computes', async () => {
+    const conn = await mysql.createConnection({ host: '127.0.0.1', port: primaryPort, user: stack.routerMysqlUser.user, password: stack.routerMysqlUser.password });
+    const c = await HmsTestClient.connect(stack.metastores.rw.port);
+    const db = `feed_positions_${tag}`;
+    createdDbs.push(db);
+    try {
+      const positions = new BinlogGtidPositions();
+      const masterStatus = async () => {
+        const [rows] = await conn.query('SHOW MASTER STATUS') as [Array<{ File: string; Position: number }>, unknown];
+        return { file: rows[0]!.File, pos: Number(rows[0]!.Position) };
+      };
+      const exact = async (file: string, pos: number) => {
+        const [rows] = await conn.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]) as [Array<{ g: string }>, unknown];
+        return parseGtid('mariadb', rows[0]!.g);
+      };
+      const writes: Array<() => Promise<unknown>> = [
+        async () => undefined, // no commit in between: the same offset again
+        () => c.success('create_database', args.createDatabase(db, `${stack.warehouse}/${db}.db`)),
+        async () => { for (let i = 0; i < 5; i++) await c.success('alter_database', args.alterDatabase(db, `${stack.warehouse}/${db}.db`, { n: String(i) })); },
+        () => c.success('drop_database', args.dropDatabase(db)),
+      ];
+      for (const write of writes) {
+        await write();
+        const { file, pos } = await masterStatus();
+        expect(formatGtid(await positions.at(conn, file, pos, 2000))).toBe(formatGtid(await exact(file, pos)));
+      }
+    } finally {
+      c.close();
+      await conn.end();
     }
   });
 

@@ -154,13 +154,29 @@ describe('cache stage', () => {
     }
   });
 
-  it('does not answer a token the entry does not cover, even when the feed does (a replica read at an older position)', () => {
+  it('answers a token the feed or the entry covers, and neither: no (a replica read at another position)', async () => {
+    const { stage, metrics, applied } = setup();
+    applied(20);
+    const older = lookup(stage, getTable('db', 'old'), session());
+    if (older.kind === 'miss') older.remember(tableReply('v1'), { role: 'replica', position: at(15) });
+    // Read at 15, unchanged up to the feed's 20: it answers for 16.
+    expect(lookup(stage, getTable('db', 'old'), session(), at(16)).kind).toBe('hit');
+    expect(lookup(stage, getTable('db', 'old'), session(), at(21)).kind).toBe('miss');
+    const newer = lookup(stage, getTable('db', 'new'), session());
+    if (newer.kind === 'miss') newer.remember(tableReply('v1'), { role: 'replica', position: at(25) });
+    // A replica ahead of the feed: its answer reflects 25, enough for 22 before the feed gets there.
+    expect(lookup(stage, getTable('db', 'new'), session(), at(22)).kind).toBe('hit');
+    expect(lookup(stage, getTable('db', 'new'), session(), at(26)).kind).toBe('miss');
+    expect(await metric(metrics, 'hms_router_cache_bypasses_total', { reason: 'token_ahead_of_feed' })).toBe(2);
+  });
+
+  it('a primary answer counts as of the feed\'s position, not the token (a MariaDB token may lead visibility)', () => {
     const { stage, applied } = setup();
     applied(20);
-    const l = lookup(stage, getTable('db', 't'), session());
-    if (l.kind === 'miss') l.remember(tableReply('v1'), { role: 'replica', position: at(15) });
-    expect(lookup(stage, getTable('db', 't'), session(), at(15)).kind).toBe('hit');
-    expect(lookup(stage, getTable('db', 't'), session(), at(16)).kind).toBe('miss');
+    const l = lookup(stage, getTable('db', 't'), session(), at(20));
+    if (l.kind === 'miss') l.remember(tableReply('v1'), { role: 'primary' });
+    expect(lookup(stage, getTable('db', 't'), session(), at(20)).kind).toBe('hit');
+    expect(lookup(stage, getTable('db', 't'), session(), at(21)).kind).toBe('miss');
   });
 
   it('keeps no exception and no answer the feed saw change during the call', () => {
@@ -201,6 +217,9 @@ describe('cache stage', () => {
     expect(lookup(stage, getTable('db', 't'), session({ remoteAddress: '10.0.0.2:5000' })).kind).toBe('hit');
     applied(11, [], Date.now() + 1);
     expect(lookup(stage, getTable('db', 't'), session()).kind).toBe('hit');
+    // Where a token is tracked, it carries the write: no hold-back by address.
+    stage.afterWrite('rw', session());
+    expect(lookup(stage, getTable('db', 't'), session(), at(11)).kind).toBe('hit');
   });
 
   it('bypasses a pinned connection and an unavailable token', () => {
