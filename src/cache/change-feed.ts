@@ -88,7 +88,10 @@ export class ChangeFeed {
     this.opening?.destroy();
     this.connection?.conn.destroy();
     this.connection = null;
-    await this.inFlight;
+    // A query in flight ends by its own timeout at the latest; never wait longer than that for it.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([this.inFlight, new Promise<void>((resolve) => { bound = setTimeout(resolve, this.options.queryTimeoutMs + 1000); })]);
+    clearTimeout(bound);
   }
 
   status(): FeedStatus {

@@ -116,7 +116,7 @@ export async function prepareSession(conn: mysql.Connection, timeoutMs: number):
 
 /**
  * Reads the log's newest EVENT_ID and, when `after` is not null, the events after it (at most
- * limit + 1), in one consistent snapshot with its GTID bounds. The transaction is always ended; on
+ * limit + 1), in one consistent snapshot with its GTID bounds. The transaction is committed; on
  * a failure the caller drops the connection anyway.
  */
 export async function readSnapshot(conn: mysql.Connection, flavor: GtidFlavor, database: string,
@@ -145,7 +145,9 @@ export async function readSnapshot(conn: mysql.Connection, flavor: GtidFlavor, d
     const readUpTo = (flavor === 'mysql' ? lower : snapshotPos) as GtidState;
     return { snapshotAt, maxEventId, rows, changesUpTo: upper as GtidState, readUpTo };
   } catch (err) {
-    await q(conn, 'ROLLBACK', [], timeoutMs).catch(() => undefined);
+    // No ROLLBACK: after a query timeout mysql2 keeps the timed-out query as the connection's
+    // command, so a ROLLBACK queued behind it would never start (nor time out) and the poll would
+    // never end. The caller destroys the connection; the server rolls the snapshot back with it.
     throw err;
   }
 }
