@@ -505,16 +505,7 @@ function parseJdbcUrl(jdbcUrl: string): JdbcTarget {
 
 /** Whether the metastore schema exists (table VERSION present); creates the database if missing. */
 async function schemaExists(jdbcUrl: string, user: string, password: string): Promise<boolean> {
-  const target = parseJdbcUrl(jdbcUrl);
-  // imported lazily: only schema initialisation needs a MySQL client in this module
-  const mysql = await import('mysql2/promise');
-  let conn;
-  try {
-    conn = await mysql.createConnection({ host: target.host, port: target.port, user, password, connectTimeout: 10_000 });
-  } catch (err) {
-    throw new Error(`cannot connect to MySQL/MariaDB at ${target.host}:${target.port} as ${user}: ${(err as Error).message}`);
-  }
-  try {
+  return withMysql(jdbcUrl, user, password, async (conn, target) => {
     const [rows] = await conn.query(
       'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       [target.database, 'VERSION'],
@@ -525,6 +516,23 @@ async function schemaExists(jdbcUrl: string, user: string, password: string): Pr
       await conn.query(`CREATE DATABASE \`${target.database.replace(/`/g, '``')}\``);
     }
     return false;
+  });
+}
+
+/** Runs `use` on a connection to the MySQL of `jdbcUrl`, closed afterwards; a failed connect names the server. */
+async function withMysql<T>(jdbcUrl: string, user: string, password: string,
+  use: (conn: import('mysql2/promise').Connection, target: ReturnType<typeof parseJdbcUrl>) => Promise<T>): Promise<T> {
+  const target = parseJdbcUrl(jdbcUrl);
+  // imported lazily: only schema initialisation and the listener check need a MySQL client here
+  const mysql = await import('mysql2/promise');
+  let conn;
+  try {
+    conn = await mysql.createConnection({ host: target.host, port: target.port, user, password, connectTimeout: 10_000 });
+  } catch (err) {
+    throw new Error(`cannot connect to MySQL/MariaDB at ${target.host}:${target.port} as ${user}: ${(err as Error).message}`);
+  }
+  try {
+    return await use(conn, target);
   } finally {
     await conn.end().catch(() => undefined);
   }
@@ -535,20 +543,10 @@ async function schemaExists(jdbcUrl: string, user: string, password: string): Pr
  * read-only, the primary and the federated server do not.
  */
 async function mysqlWritable(jdbcUrl: string, user: string, password: string): Promise<boolean> {
-  const target = parseJdbcUrl(jdbcUrl);
-  const mysql = await import('mysql2/promise');
-  let conn;
-  try {
-    conn = await mysql.createConnection({ host: target.host, port: target.port, user, password, connectTimeout: 10_000 });
-  } catch (err) {
-    throw new Error(`cannot connect to MySQL/MariaDB at ${target.host}:${target.port} as ${user}: ${(err as Error).message}`);
-  }
-  try {
+  return withMysql(jdbcUrl, user, password, async (conn) => {
     const [rows] = await conn.query('SELECT @@GLOBAL.read_only AS ro');
     return Number((rows as Array<{ ro: number | string }>)[0]?.ro ?? 0) === 0;
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { TType } from '../../src/thrift/protocol';
 import { HmsTestClient, args } from '../support/hms-test-client';
 import { CuttingRelay } from '../support/cutting-relay';
-import { TableSpec, addPartitionsArgs, alterTableArgs, createTableArgs, dbTableArgs } from '../support/hms-objects';
+import { TableSpec, addPartitionsArgs, alterPartitionArgs, alterTableArgs, createTableArgs, dbTableArgs } from '../support/hms-objects';
 
 const stack = status();
 const primaryPort = stack.mysql.primary.port;
@@ -101,42 +101,6 @@ afterAll(async () => {
 
 const COLUMNS: ReadonlyArray<[string, string]> = [['id', 'bigint'], ['name', 'string']];
 
-/** A Partition struct (values, db, table, times, sd, parameters), with its own parameters. */
-function partition(w: BinaryWriter, id: number, spec: TableSpec, values: readonly string[], params: Record<string, string>): void {
-  w.fieldBegin(TType.STRUCT, id)
-    .fieldBegin(TType.LIST, 1).listBegin(TType.STRING, values.length);
-  for (const v of values) w.string(v);
-  w.fieldBegin(TType.STRING, 2).string(spec.db)
-    .fieldBegin(TType.STRING, 3).string(spec.table)
-    .fieldBegin(TType.I32, 4).i32(0)
-    .fieldBegin(TType.I32, 5).i32(0)
-    .fieldBegin(TType.STRUCT, 6)
-    .fieldBegin(TType.LIST, 1).listBegin(TType.STRUCT, spec.columns.length);
-  for (const [name, type] of spec.columns) w.fieldBegin(TType.STRING, 1).string(name).fieldBegin(TType.STRING, 2).string(type).fieldStop();
-  w.fieldBegin(TType.STRING, 2).string(`${spec.location}/${spec.partitionKeys.map(([k], i) => `${k}=${values[i]}`).join('/')}`)
-    .fieldBegin(TType.STRING, 3).string('org.apache.hadoop.mapred.TextInputFormat')
-    .fieldBegin(TType.STRING, 4).string('org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat')
-    .fieldBegin(TType.BOOL, 5).bool(false)
-    .fieldBegin(TType.I32, 6).i32(-1)
-    .fieldBegin(TType.STRUCT, 7)
-    .fieldBegin(TType.STRING, 1).string('lazy')
-    .fieldBegin(TType.STRING, 2).string('org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe')
-    .fieldBegin(TType.MAP, 3).mapBegin(TType.STRING, TType.STRING, 0)
-    .fieldStop()
-    .fieldBegin(TType.LIST, 8).listBegin(TType.STRING, 0)
-    .fieldBegin(TType.LIST, 9).listBegin(TType.STRUCT, 0)
-    .fieldBegin(TType.MAP, 10).mapBegin(TType.STRING, TType.STRING, 0)
-    .fieldStop();
-  const entries = Object.entries(params);
-  w.fieldBegin(TType.MAP, 7).mapBegin(TType.STRING, TType.STRING, entries.length);
-  for (const [k, v] of entries) w.string(k).string(v);
-  w.fieldStop();
-}
-
-const alterPartitionArgs = (spec: TableSpec, values: readonly string[], params: Record<string, string>) => (w: BinaryWriter) => {
-  w.fieldBegin(TType.STRING, 1).string(spec.db).fieldBegin(TType.STRING, 2).string(spec.table);
-  partition(w, 3, spec, values, params);
-};
 const dropPartitionArgs = (spec: TableSpec, values: readonly string[]) => (w: BinaryWriter) => {
   w.fieldBegin(TType.STRING, 1).string(spec.db).fieldBegin(TType.STRING, 2).string(spec.table)
     .fieldBegin(TType.LIST, 3).listBegin(TType.STRING, values.length);

@@ -80,21 +80,35 @@ export function partitionName(spec: TableSpec, values: readonly string[]): strin
   return spec.partitionKeys.map(([k], i) => `${k}=${values[i]}`).join('/');
 }
 
+/** The fields of a Partition (values, db, table, times, storage descriptor, parameters) and its STOP. */
+function partitionFields(w: BinaryWriter, spec: TableSpec, values: readonly string[], parameters: Readonly<Record<string, string>> = {}): void {
+  w.fieldBegin(TType.LIST, 1).listBegin(TType.STRING, values.length);
+  for (const v of values) w.string(v);
+  w.fieldBegin(TType.STRING, 2).string(spec.db)
+    .fieldBegin(TType.STRING, 3).string(spec.table)
+    .fieldBegin(TType.I32, 4).i32(0)
+    .fieldBegin(TType.I32, 5).i32(0);
+  storageDescriptor(w, 6, spec.columns, `${spec.location}/${partitionName(spec, values)}`);
+  const entries = Object.entries(parameters);
+  w.fieldBegin(TType.MAP, 7).mapBegin(TType.STRING, TType.STRING, entries.length);
+  for (const [k, v] of entries) w.string(k).string(v);
+  w.fieldStop();
+}
+
 /** Arguments of add_partitions(1: list<Partition>). */
 export function addPartitionsArgs(spec: TableSpec, valueLists: ReadonlyArray<readonly string[]>) {
   return (w: BinaryWriter) => {
     w.fieldBegin(TType.LIST, 1).listBegin(TType.STRUCT, valueLists.length);
-    for (const values of valueLists) {
-      w.fieldBegin(TType.LIST, 1).listBegin(TType.STRING, values.length);
-      for (const v of values) w.string(v);
-      w.fieldBegin(TType.STRING, 2).string(spec.db)
-        .fieldBegin(TType.STRING, 3).string(spec.table)
-        .fieldBegin(TType.I32, 4).i32(0)
-        .fieldBegin(TType.I32, 5).i32(0);
-      storageDescriptor(w, 6, spec.columns, `${spec.location}/${partitionName(spec, values)}`);
-      emptyMap(w, 7);
-      w.fieldStop();
-    }
+    for (const values of valueLists) partitionFields(w, spec, values);
+  };
+}
+
+/** Arguments of alter_partition(1: db_name, 2: tbl_name, 3: Partition) with the given parameters. */
+export function alterPartitionArgs(spec: TableSpec, values: readonly string[], parameters: Readonly<Record<string, string>>) {
+  return (w: BinaryWriter) => {
+    w.fieldBegin(TType.STRING, 1).string(spec.db).fieldBegin(TType.STRING, 2).string(spec.table);
+    w.fieldBegin(TType.STRUCT, 3);
+    partitionFields(w, spec, values, parameters);
   };
 }
 

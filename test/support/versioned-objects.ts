@@ -7,45 +7,12 @@
 import { BinaryWriter } from '../../src/thrift/binary-writer';
 import { TType } from '../../src/thrift/protocol';
 import type { ThriftStruct, ThriftValue } from '../../src/thrift/value-decoder';
-import { partitionName, type TableSpec } from './hms-objects';
 
 export const VERSION_KEY = 'torture.version';
 
-/** Arguments of alter_partition(1: db_name, 2: tbl_name, 3: Partition) with the given parameters. */
-export function alterPartitionArgs(spec: TableSpec, values: readonly string[], parameters: Readonly<Record<string, string>>) {
-  return (w: BinaryWriter) => {
-    w.fieldBegin(TType.STRING, 1).string(spec.db).fieldBegin(TType.STRING, 2).string(spec.table);
-    w.fieldBegin(TType.STRUCT, 3).fieldBegin(TType.LIST, 1).listBegin(TType.STRING, values.length);
-    for (const v of values) w.string(v);
-    w.fieldBegin(TType.STRING, 2).string(spec.db)
-      .fieldBegin(TType.STRING, 3).string(spec.table)
-      .fieldBegin(TType.I32, 4).i32(0)
-      .fieldBegin(TType.I32, 5).i32(0);
-    // The storage descriptor as addPartitionsArgs writes it (hms-objects.ts), at the same location.
-    w.fieldBegin(TType.STRUCT, 6).fieldBegin(TType.LIST, 1).listBegin(TType.STRUCT, spec.columns.length);
-    for (const [name, type] of spec.columns) w.fieldBegin(TType.STRING, 1).string(name).fieldBegin(TType.STRING, 2).string(type).fieldStop();
-    w.fieldBegin(TType.STRING, 2).string(`${spec.location}/${partitionName(spec, values)}`)
-      .fieldBegin(TType.STRING, 3).string('org.apache.hadoop.mapred.TextInputFormat')
-      .fieldBegin(TType.STRING, 4).string('org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat')
-      .fieldBegin(TType.BOOL, 5).bool(false)
-      .fieldBegin(TType.I32, 6).i32(-1)
-      .fieldBegin(TType.STRUCT, 7)
-      .fieldBegin(TType.STRING, 1).string('lazy')
-      .fieldBegin(TType.STRING, 2).string('org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe')
-      .fieldBegin(TType.MAP, 3).mapBegin(TType.STRING, TType.STRING, 0)
-      .fieldStop()
-      .fieldBegin(TType.LIST, 8).listBegin(TType.STRING, 0)
-      .fieldBegin(TType.LIST, 9).listBegin(TType.STRUCT, 0)
-      .fieldBegin(TType.MAP, 10).mapBegin(TType.STRING, TType.STRING, 0)
-      .fieldStop();
-    const entries = Object.entries(parameters);
-    w.fieldBegin(TType.MAP, 7).mapBegin(TType.STRING, TType.STRING, entries.length);
-    for (const [k, v] of entries) w.string(k).string(v);
-    w.fieldStop();
-  };
-}
+/** Arguments of alter_partition with the given parameters (the encoder lives with the others). */
+export { alterPartitionArgs } from './hms-objects';
 
-/** Arguments of get_table_req(1: GetTableRequest{1: dbName, 2: tblName}). */
 export function getTableReqArgs(db: string, table: string) {
   return (w: BinaryWriter) => {
     w.fieldBegin(TType.STRUCT, 1).fieldBegin(TType.STRING, 1).string(db).fieldBegin(TType.STRING, 2).string(table).fieldStop();
