@@ -152,22 +152,24 @@ export class CallHandler {
     }
     const admitted = admission;
     const startedWork = performance.now();
+    const answered = { fromMemory: false };
     try {
       // The metastore answers a oneway message of any method but fb303's oneway ones: that reply is
       // awaited (the backend connection stays in step for its next call) and dropped.
       // A credential call the router makes with its own principal (see credential-calls.ts).
       const caller = 'asRouter' in target ? asRouter(session) : session;
-      const reply = await this.serve(message, call, caller, map, metastore, oneway && call.entry?.oneway === true, started);
+      const reply = await this.serve(message, call, caller, map, metastore, oneway && call.entry?.oneway === true, started, answered);
       return oneway ? null : reply;
     } finally {
-      // Batched listings and fan-outs are many calls: their total time says nothing of the metastore's latency.
-      const single = call.entry?.listing === undefined && call.entry?.fanOut === undefined;
+      // Batched listings and fan-outs are many calls, and an answer from memory is none: their time
+      // says nothing of the metastore's latency (which flow control watches for pressure).
+      const single = call.entry?.listing === undefined && call.entry?.fanOut === undefined && !answered.fromMemory;
       if (admitted?.ok === true) admitted.release(single ? performance.now() - startedWork : null);
     }
   }
 
   private async serve(message: RawMessage, call: CallInfo, session: ClientSession, map: RoutingMap, metastore: string,
-    oneway: boolean, started: number): Promise<MessageBytes | null> {
+    oneway: boolean, started: number, answered: { fromMemory: boolean }): Promise<MessageBytes | null> {
     const { header } = message;
     const kind = call.entry?.kind ?? 'unknown';
     if (call.entry?.fanOut !== undefined && this.metastoreCount > 1 && !oneway) {
@@ -182,6 +184,7 @@ export class CallHandler {
       const cached = oneway ? null : await this.lookupCache(message, call, session, metastore);
       if (cached?.lookup.kind === 'hit') {
         role = 'cache';
+        answered.fromMemory = true;
         return cached.lookup.reply;
       }
       if (listing !== undefined && policy !== undefined && policy.enabled && !oneway) {
