@@ -222,6 +222,24 @@ describe('cache stage', () => {
     expect(lookup(stage, getTable('db', 't'), session(), at(11)).kind).toBe('hit');
   });
 
+  it('a feed reset (log truncated, rewound, another server after a failover) forgets every entry and refuses fills in flight', () => {
+    const { stage, feed, applied } = setup();
+    applied(10);
+    const l = lookup(stage, getTable('db', 't'), session());
+    if (l.kind === 'miss') l.remember(tableReply('v1'), { role: 'primary' });
+    const inFlight = lookup(stage, getTable('db', 'u'), session());
+    for (const reason of ['gap', 'rewound', 'server_changed'] as const) {
+      feed.listener.onReset(reason, 'test');
+      applied(11);
+      expect(lookup(stage, getTable('db', 't'), session()).kind, reason).toBe('miss');
+      const again = lookup(stage, getTable('db', 't'), session());
+      if (again.kind === 'miss') again.remember(tableReply('v1'), { role: 'primary' });
+    }
+    if (inFlight.kind === 'miss') inFlight.remember(tableReply('u'), { role: 'primary' });
+    expect(lookup(stage, getTable('db', 'u'), session()).kind).toBe('miss');
+    expect(stage.state()[0]!.entries).toBe(1);
+  });
+
   it('bypasses a pinned connection and an unavailable token', () => {
     const { stage, applied } = setup();
     applied(10);
