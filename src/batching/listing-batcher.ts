@@ -20,7 +20,7 @@ import { ListingArgs, partitionNamesCall, partitionNamesPsCall, partitionsByName
 import type { BatchingPolicy } from './batching-policy';
 import { declaredExceptionField, EncodedStringList, readEncodedStringList, successList, successStruct } from './encoded-list';
 import { compilePartitionFilter, PartitionKey } from './partition-filter';
-import { partitionValuesFromName } from './partition-name';
+import { byNameOrder, ordersAsBytes, partitionValuesFromName } from './partition-name';
 
 /**
  * Sends a read the router built; it is routed like any client read (replicas, GTID rules). The
@@ -175,10 +175,10 @@ function givenNames(message: RawMessage, shape: ListingShape, policy: BatchingPo
   const names = new Set<string>();
   for (let i = 0; i < list.count; i++) {
     const name = list.string(i);
-    if (!/^[\x20-\x7e]*$/.test(name) || name.endsWith(' ')) return pass('collation_sensitive_names', name);
+    if (!ordersAsBytes(name)) return pass('collation_sensitive_names', name);
     names.add(name);
   }
-  const sorted = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = [...names].sort(byNameOrder);
   const encoded = sorted.map((name) => new BinaryWriter(4 + name.length).string(name).finish());
   return { count: encoded.length, encoded: (from, to) => encoded.slice(from, to) };
 }

@@ -99,3 +99,17 @@ export function partitionValuesFromName(name: string, keys: readonly PartitionKe
   }
   return values;
 }
+
+/**
+ * True when MySQL's PART_NAME column (latin1_bin, which pads with spaces when it compares) orders
+ * and matches this name as its bytes: printable ASCII without a trailing space. The metastore lists
+ * partitions in that order; names outside it are left to the metastore (batching and the cache).
+ */
+export function ordersAsBytes(name: string): boolean {
+  return /^[\x20-\x7e]*$/.test(name) && !name.endsWith(' ');
+}
+
+/** Names in PART_NAME's order (byte order, for names that ordersAsBytes accepts). */
+export function byNameOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -10,7 +10,7 @@ import { MessageType, TType } from '../thrift/protocol';
 import type { RawMessage } from '../thrift/message-reader';
 import { findField, skipStruct } from '../thrift/value-reader';
 import { readEncodedStringList, successList } from '../batching/encoded-list';
-import { unescapePartitionValue } from '../batching/partition-name';
+import { byNameOrder, ordersAsBytes, unescapePartitionValue } from '../batching/partition-name';
 
 /**
  * The distinct names a call asks for, in the metastore's order, or null when the call is not one
@@ -24,10 +24,10 @@ export function requestedNames(message: RawMessage, fieldId: number): string[] |
   const names = new Set<string>();
   for (let i = 0; i < list.count; i++) {
     const name = list.string(i);
-    if (!/^[\x20-\x7e]+$/.test(name) || name.endsWith(' ')) return null;
+    if (name === '' || !ordersAsBytes(name)) return null;
     names.add(name);
   }
-  return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...names].sort(byNameOrder);
 }
 
 /**
